@@ -1,0 +1,132 @@
+/*
+ * config.h — twinfs.conf: the node's settings and its exports.
+ *
+ * One file per node. The parser is driven by a schema held as data (name, type,
+ * bounds, default, help) so that every error carries file:line and what was
+ * expected, and all errors are reported in one pass. The result is a plain value
+ * (struct twinfs_config) that the daemon copies what it needs from; the parser
+ * allocates nothing past the limits named below.
+ *
+ * Syntax (see docs/config.md and config/examples/):
+ *
+ *     # comment                       key = value   # comment
+ *     server {
+ *         bind = 0.0.0.0
+ *         nfs_port = 2049
+ *         ...
+ *     }
+ *     export {
+ *         id = 1
+ *         path = /srv/share
+ *         ...
+ *     }
+ *
+ * Values are a bare word or a "double-quoted string" (backslash escapes \" and \\).
+ * Lists are comma-separated. Unknown blocks and keys are errors (a typo must not be
+ * silently ignored).
+ */
+#ifndef TWINFS_CONFIG_CONFIG_H
+#define TWINFS_CONFIG_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#define CONFIG_MAX_EXPORTS   64
+#define CONFIG_MAX_CLIENTS   32 /* access-list entries per export */
+#define CONFIG_MAX_ERRORS    32 /* reported in one pass; more are counted */
+#define CONFIG_PATH_MAX	     1024
+#define CONFIG_MAX_FILE_SIZE (1024 * 1024)
+
+enum config_squash {
+	SQUASH_ROOT = 0, /* root_squash (default): uid 0 becomes anonuid */
+	SQUASH_NONE,	 /* no_root_squash */
+	SQUASH_ALL,	 /* all_squash: everybody becomes anonuid/anongid */
+};
+
+enum config_log_dest {
+	LOG_DEST_STDERR = 0,
+	LOG_DEST_SYSLOG,
+};
+
+enum config_log_level {
+	LOGL_ERROR = 0,
+	LOGL_WARN,
+	LOGL_INFO, /* default */
+	LOGL_DEBUG,
+};
+
+/* One entry of an access list: an address with a prefix length (a host is /32 or /128).
+ * IPv4 entries also match IPv4-mapped IPv6 client addresses. */
+struct config_client {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint8_t prefix;
+};
+
+struct config_export {
+	uint32_t id;		      /* 1..2^31-1, unique; carried in every file handle */
+	char path[CONFIG_PATH_MAX];   /* absolute directory path */
+	char pseudo[CONFIG_PATH_MAX]; /* NFSv4 pseudo path and MOUNT path; default = path */
+	char fsal[16];		      /* "vfs" (default) or "mem" */
+	char fsal_options[256];	      /* passed to the backend; default empty */
+	struct config_client clients[CONFIG_MAX_CLIENTS];
+	unsigned nclients;	   /* required, >= 1 */
+	bool read_only;		   /* access = ro | rw (default rw) */
+	enum config_squash squash; /* default root_squash */
+	uint32_t anonuid;	   /* default 65534 */
+	uint32_t anongid;	   /* default 65534 */
+	bool secure;		   /* require a source port < 1024; default false */
+	int line;		   /* where the block starts, for later messages */
+};
+
+struct twinfs_config {
+	/* server { } */
+	char bind[64];		  /* default "0.0.0.0" */
+	uint16_t nfs_port;	  /* default 2049 */
+	uint16_t mount_port;	  /* default 20048 */
+	unsigned threads;	  /* worker threads, default 8, 1..256 */
+	unsigned max_connections; /* default 1024, 1..65536 */
+	uint32_t max_record;	  /* largest RPC record accepted, bytes; default 1 MiB + 4 KiB,
+				     range 64 KiB .. 16 MiB */
+	uint32_t max_io;	  /* largest READ/WRITE, bytes; default 1 MiB, 4 KiB .. 1 MiB */
+	bool rpcbind;		  /* register with a local rpcbind when one runs; default true */
+	char state_dir[CONFIG_PATH_MAX]; /* default /var/lib/twinfs */
+	enum config_log_dest log_dest;	 /* log = stderr | syslog; default stderr */
+	enum config_log_level log_level; /* log_level = error|warn|info|debug; default info */
+
+	struct config_export exports[CONFIG_MAX_EXPORTS];
+	unsigned nexports; /* >= 1 */
+};
+
+/* Defaults for everything, no exports. */
+void config_defaults(struct twinfs_config *cfg);
+
+/*
+ * Parse a file. On success returns 0 and fills *cfg. On failure returns the number of
+ * errors (> 0) and writes each, one per line, to `errs` as
+ *     FILE:LINE: what is wrong; expected what
+ * (at most CONFIG_MAX_ERRORS lines, then "FILE: N more errors").
+ * Semantic checks (duplicate export ids or pseudo paths, a relative path, an export
+ * without clients, a port clash) are reported in the same pass.
+ */
+int config_load(const char *path, struct twinfs_config *cfg, FILE *errs);
+
+/* The same, from a string in memory; `name` is used in messages. */
+int config_parse(const char *name, const char *text, size_t len, struct twinfs_config *cfg,
+		 FILE *errs);
+
+/* Parses "ADDR" or "ADDR/PREFIX" (IPv4 or IPv6). 0 or -EINVAL. */
+int config_parse_client(const char *text, struct config_client *out);
+
+/* Does the client address match one entry of the export's list? */
+bool config_client_allowed(const struct config_export *exp, const struct sockaddr *sa);
+
+/* Writes the documented reference of every block and key (the schema's help text),
+ * used by `twinfsd --help-config` and to keep docs/config.md honest. */
+void config_print_reference(FILE *out);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * twinfsd — the twinfs NFS server daemon.
+ *
+ *   twinfsd --config FILE           serve what FILE says
+ *   twinfsd --check FILE            validate FILE and exit (0 = ok, 1 = errors)
+ *   twinfsd --export DIR [opts]     quick start: serve DIR read-write to loopback
+ *
+ * Runs in the foreground and logs to stderr (systemd style) unless the config says
+ * syslog. SIGTERM or SIGINT stops it cleanly (exit 0). Exit 1: bad usage or
+ * configuration; exit 2: the server could not start (e.g. a port in use).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "server/export/export.h"
+#include "server/log/log.h"
+#include "server/mount/mount.h"
+#include "server/nfs3/nfs3.h"
+#include "server/server.h"
+
+#define TWINFS_VERSION "0.1.0"
+
+enum { EXIT_USAGE = 1, EXIT_START = 2 };
+
+struct options {
+	const char *config;
+	const char *check;
+	const char *export_dir;
+	const char *bind;
+	const char *state_dir;
+	const char *log_level;
+	long port, mount_port, threads;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: twinfsd --config FILE [options]\n"
+		"       twinfsd --check FILE\n"
+		"       twinfsd --export DIR [options]   (quick start: DIR read-write, loopback "
+		"clients only)\n"
+		"options:\n"
+		"  --port N          NFS port (default 2049)\n"
+		"  --mount-port N    MOUNT port (default 20048)\n"
+		"  --bind ADDR       listen address (config default 0.0.0.0; quick start "
+		"127.0.0.1)\n"
+		"  --state-dir DIR   where the handle key lives (default /var/lib/twinfs)\n"
+		"  --threads N       worker threads (default 8)\n"
+		"  --log-level L     error|warn|info|debug (default info)\n"
+		"  --help-config     print every configuration key\n"
+		"  --version\n");
+}
+
+static long parse_num(const char *s, const char *what, long lo, long hi)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi) {
+		fprintf(stderr, "twinfsd: %s '%s' is not a number in %ld..%ld\n", what, s, lo, hi);
+		exit(EXIT_USAGE);
+	}
+	return v;
+}
+
+static void parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, 0, 'c'},	  {"check", required_argument, 0, 'C'},
+		{"export", required_argument, 0, 'e'},	  {"port", required_argument, 0, 'p'},
+		{"mount-port", required_argument, 0, 'm'}, {"bind", required_argument, 0, 'b'},
+		{"state-dir", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
+		{"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
+		{"help-config", no_argument, 0, 'H'},	  {"version", no_argument, 0, 'V'},
+		{0, 0, 0, 0}};
+	int c;
+	while ((c = getopt_long(argc, argv, "c:e:p:m:b:s:t:l:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'C': o->check = optarg; break;
+		case 'e': o->export_dir = optarg; break;
+		case 'p': o->port = parse_num(optarg, "--port", 0, 65535); break;
+		case 'm': o->mount_port = parse_num(optarg, "--mount-port", 0, 65535); break;
+		case 'b': o->bind = optarg; break;
+		case 's': o->state_dir = optarg; break;
+		case 't': o->threads = parse_num(optarg, "--threads", 1, 256); break;
+		case 'l': o->log_level = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case 'H': config_print_reference(stdout); exit(0);
+		case 'V': printf("twinfsd %s\n", TWINFS_VERSION); exit(0);
+		default: usage(stderr); exit(EXIT_USAGE);
+		}
+	}
+	if (optind < argc || (!!o->config + !!o->check + !!o->export_dir) != 1) {
+		usage(stderr);
+		exit(EXIT_USAGE);
+	}
+}
+
+static void quickstart_config(const char *dir, struct twinfs_config *cfg)
+{
+	char real[PATH_MAX];
+	if (!realpath(dir, real)) {
+		fprintf(stderr, "twinfsd: --export %s: %s\n", dir, strerror(errno));
+		exit(EXIT_USAGE);
+	}
+	if (strlen(real) >= CONFIG_PATH_MAX) {
+		fprintf(stderr, "twinfsd: --export %s: path longer than %d bytes\n", dir,
+			CONFIG_PATH_MAX - 1);
+		exit(EXIT_USAGE);
+	}
+	config_defaults(cfg);
+	snprintf(cfg->bind, sizeof(cfg->bind), "127.0.0.1");
+	struct config_export *e = &cfg->exports[0];
+	memset(e, 0, sizeof(*e));
+	e->id = 1;
+	memcpy(e->path, real, strlen(real) + 1);
+	memcpy(e->pseudo, real, strlen(real) + 1);
+	snprintf(e->fsal, sizeof(e->fsal), "vfs");
+	config_parse_client("127.0.0.0/8", &e->clients[0]);
+	config_parse_client("::1", &e->clients[1]);
+	e->nclients = 2;
+	e->squash = SQUASH_NONE;
+	e->anonuid = e->anongid = 65534;
+	cfg->nexports = 1;
+}
+
+static int log_level_of(const char *name)
+{
+	static const char *const names[] = {"error", "warn", "info", "debug"};
+	for (int i = 0; i < 4; i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	fprintf(stderr, "twinfsd: --log-level '%s'; expected error, warn, info or debug\n", name);
+	exit(EXIT_USAGE);
+}
+
+static void apply_overrides(const struct options *o, struct twinfs_config *cfg)
+{
+	if (o->port >= 0)
+		cfg->nfs_port = (uint16_t)o->port;
+	if (o->mount_port >= 0)
+		cfg->mount_port = (uint16_t)o->mount_port;
+	if (o->threads > 0)
+		cfg->threads = (unsigned)o->threads;
+	if (o->bind)
+		snprintf(cfg->bind, sizeof(cfg->bind), "%s", o->bind);
+	if (o->state_dir)
+		snprintf(cfg->state_dir, sizeof(cfg->state_dir), "%s", o->state_dir);
+	if (o->log_level)
+		cfg->log_level = (enum config_log_level)log_level_of(o->log_level);
+}
+
+static const struct prog_desc *const programs[] = {&nfs3_program, &mount3_program};
+
+static void server_dispatch(void *arg, struct rpc_req *req)
+{
+	struct server *srv = arg;
+	dispatch_request(srv, srv->progs, srv->nprogs, req);
+}
+
+static int server_start(struct server *srv)
+{
+	uint8_t secret[EXPORT_SECRET_LEN];
+	int rc = export_load_secret(srv->cfg.state_dir, secret);
+	if (rc < 0) {
+		log_error("state directory %s: cannot read or create handle.key: %s",
+			  srv->cfg.state_dir, strerror(-rc));
+		return rc;
+	}
+	rc = export_table_open(&srv->cfg, secret, &srv->exports);
+	if (rc < 0)
+		return rc;
+	srv->mounts = mount_table_new();
+	if (!srv->mounts || getrandom(srv->write_verf, sizeof(srv->write_verf), 0) < 0)
+		return -ENOMEM;
+	srv->progs = programs;
+	srv->nprogs = sizeof(programs) / sizeof(programs[0]);
+	if (!dispatch_tables_ok(srv->progs, srv->nprogs))
+		return -EINVAL;
+	struct rpc_params p = {
+		.listen = {{srv->cfg.bind, srv->cfg.nfs_port}, {srv->cfg.bind, srv->cfg.mount_port}},
+		.nlisten = 2,
+		.threads = srv->cfg.threads,
+		.max_connections = srv->cfg.max_connections,
+		.max_record = srv->cfg.max_record,
+		.dispatch = server_dispatch,
+		.dispatch_arg = srv,
+	};
+	return rpc_server_start(&p, &srv->rpc);
+}
+
+static void server_announce(struct server *srv)
+{
+	const struct rpc_registration regs[] = {
+		{100003, 3, 0}, {100005, 3, 1}};
+	if (srv->cfg.rpcbind)
+		rpc_server_register(srv->rpc, regs, 2);
+	log_info("twinfsd %s serving %u export%s on %s: NFSv3 port %u, MOUNT port %u",
+		 TWINFS_VERSION, export_count(srv->exports), export_count(srv->exports) == 1 ? "" : "s",
+		 srv->cfg.bind, rpc_server_port(srv->rpc, 0), rpc_server_port(srv->rpc, 1));
+	for (unsigned i = 0; i < export_count(srv->exports); i++) {
+		const struct config_export *e = export_config(export_at(srv->exports, i));
+		log_info("export %u: %s (%s, %s)", e->id, e->path, e->read_only ? "ro" : "rw",
+			 e->squash == SQUASH_NONE ? "no_root_squash"
+			 : e->squash == SQUASH_ALL ? "all_squash"
+						   : "root_squash");
+	}
+}
+
+static void server_stop(struct server *srv)
+{
+	if (srv->rpc)
+		rpc_server_stop(srv->rpc);
+	export_table_close(srv->exports);
+	mount_table_free(srv->mounts);
+}
+
+static int load_config(const struct options *o, struct twinfs_config *cfg)
+{
+	if (o->export_dir) {
+		quickstart_config(o->export_dir, cfg);
+		return 0;
+	}
+	const char *file = o->check ? o->check : o->config;
+	int nerr = config_load(file, cfg, stderr);
+	if (nerr > 0) {
+		fprintf(stderr, "%s: %d error%s\n", file, nerr, nerr == 1 ? "" : "s");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.port = -1, .mount_port = -1, .threads = -1};
+	static struct server srv; /* large (the config); static to keep it off the stack */
+
+	parse_args(argc, argv, &o);
+	if (load_config(&o, &srv.cfg) < 0)
+		return EXIT_USAGE;
+	apply_overrides(&o, &srv.cfg);
+	if (o.check) {
+		printf("%s: ok\n", o.check);
+		return 0;
+	}
+	log_setup(srv.cfg.log_dest == LOG_DEST_SYSLOG, (enum log_level)srv.cfg.log_level, "twinfsd");
+
+	/* Block the stop signals before any thread starts, so that only sigwait below
+	 * sees them; a closed client socket must not kill the server. */
+	sigset_t stop;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (server_start(&srv) < 0) {
+		log_error("twinfsd could not start");
+		server_stop(&srv);
+		return EXIT_START;
+	}
+	server_announce(&srv);
+	int sig = 0;
+	sigwait(&stop, &sig);
+	log_info("signal %d: stopping", sig);
+	server_stop(&srv);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,90 @@
+/*
+ * dispatch.h — one generic request loop for every program (knfsd's svc_process →
+ * pc_decode → pc_func → pc_encode): find the program, version and procedure in
+ * the tables, authenticate, decode, run the handler, encode, free.
+ *
+ * Every policy that depends on the procedure is a flag in its table entry, never an
+ * `if (proc == X)` elsewhere (STYLE.md).
+ */
+#ifndef TWINFS_SERVER_NFS_DISPATCH_H
+#define TWINFS_SERVER_NFS_DISPATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsal/fsal.h"
+#include "server/rpc/rpc.h"
+
+struct server;
+
+/* Per-procedure policy flags. */
+enum {
+	PROC_NONIDEMPOTENT = 1u << 0, /* a replay must get the saved reply (DRC) */
+	PROC_MODIFIES = 1u << 1,      /* refused with ROFS on a read-only export */
+	PROC_NOAUTH = 1u << 2,	      /* answered without looking at credentials (NULL) */
+};
+
+/* Result memory: a handler's replies point into this, and all of it is released
+ * after the reply is encoded, so results are never freed piecemeal. Small requests
+ * never touch malloc (the inline part lives on the worker's stack). */
+#define ARENA_INLINE 8192
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	_Alignas(16) unsigned char data[];
+};
+
+struct arena {
+	size_t used;
+	struct arena_chunk *chunks;
+	_Alignas(16) unsigned char inline_buf[ARENA_INLINE];
+};
+
+/* Zeroed memory that lives until the reply is sent; NULL only when out of memory. */
+void *arena_alloc(struct arena *a, size_t n);
+/* The same, not zeroed: for buffers the caller fills (READ data). */
+void *arena_alloc_raw(struct arena *a, size_t n);
+void arena_release(struct arena *a);
+
+/* What a handler knows about the call it serves. */
+struct req_ctx {
+	struct server *srv;
+	struct rpc_req *rpc;
+	const struct sockaddr *remote;
+	enum rpc_flavor flavor;
+	struct fsal_cred cred; /* as sent (AUTH_SYS); squashed per export by the handler */
+	unsigned flags;	       /* the procedure's PROC_* flags */
+	struct arena *arena;   /* where results live */
+};
+
+typedef void (*proc_handler_fn)(struct req_ctx *ctx, void *args, void *res);
+
+struct proc_desc {
+	const char *name;
+	xdrproc_t decode;
+	xdrproc_t encode;
+	size_t argsize;
+	size_t ressize;
+	proc_handler_fn handler;
+	unsigned flags;
+};
+
+struct prog_desc {
+	uint32_t prog;
+	uint32_t vers;
+	const struct proc_desc *procs;
+	unsigned nprocs;
+};
+
+/* The largest argument or result structure any table may declare. */
+#define DISPATCH_MAX_STRUCT 512
+
+/* Checks the tables (sizes within DISPATCH_MAX_STRUCT, handlers present). */
+bool dispatch_tables_ok(const struct prog_desc *const *progs, unsigned n);
+
+/* The generic loop; progs/n come from the server. */
+void dispatch_request(struct server *srv, const struct prog_desc *const *progs, unsigned n,
+		      struct rpc_req *req);
+
+#endif

@@ -1,0 +1,87 @@
+/*
+ * rpc.h — the thin transport interface: ONC RPC (RFC 5531) over TCP.
+ *
+ * Behind it today is libntirpc (epoll event channels, a worker pool, concurrent
+ * pipelined calls per connection). Everything above sees only struct rpc_req and
+ * these functions, so the transport can be replaced (issue: benchmarks) without
+ * touching the protocol code. Argument and result coding uses XDR routines
+ * (xdrproc_t), which any transport can drive.
+ *
+ * Limits enforced here, because libntirpc does not (ntirpc-guide §5.8): the size of
+ * an incoming record (the sum of its fragments) and the number of connections.
+ */
+#ifndef TWINFS_SERVER_RPC_RPC_H
+#define TWINFS_SERVER_RPC_RPC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <rpc/xdr.h>
+
+#include "fsal/fsal.h"
+
+struct rpc_server;
+struct rpc_req;
+
+/* Called on a worker thread for every call; must answer it (reply or error) once. */
+typedef void (*rpc_dispatch_fn)(void *arg, struct rpc_req *req);
+
+struct rpc_listen {
+	const char *bind;  /* IPv4 or IPv6 literal; "0.0.0.0" or "::" for all */
+	uint16_t port;	   /* 0 = choose one (see rpc_server_port) */
+};
+
+struct rpc_params {
+	struct rpc_listen listen[2]; /* the NFS port and the MOUNT port */
+	unsigned nlisten;
+	unsigned threads;	  /* worker threads */
+	unsigned max_connections; /* beyond it new connections are refused */
+	uint32_t max_record;	  /* largest record accepted; a bigger one closes the connection */
+	rpc_dispatch_fn dispatch;
+	void *dispatch_arg;
+};
+
+/* The programs to register with a local rpcbind. */
+struct rpc_registration {
+	uint32_t prog;
+	uint32_t vers;
+	unsigned listen_index; /* which listener's port */
+};
+
+/* Starts listening and serving. One rpc_server per process (libntirpc's pool is
+ * process-wide and cannot be re-initialised). 0 or negative errno. */
+int rpc_server_start(const struct rpc_params *p, struct rpc_server **out);
+uint16_t rpc_server_port(const struct rpc_server *s, unsigned listen_index);
+/* Registers with rpcbind if one answers on 127.0.0.1:111; never fails the start. */
+void rpc_server_register(struct rpc_server *s, const struct rpc_registration *regs, unsigned n);
+/* Stops listening, closes every connection, waits for the workers; unregisters. */
+void rpc_server_stop(struct rpc_server *s);
+
+/* The call. */
+uint32_t rpc_req_xid(const struct rpc_req *r);
+uint32_t rpc_req_prog(const struct rpc_req *r);
+uint32_t rpc_req_vers(const struct rpc_req *r);
+uint32_t rpc_req_proc(const struct rpc_req *r);
+const struct sockaddr *rpc_req_remote(const struct rpc_req *r);
+
+enum rpc_flavor {
+	RPC_AUTH_NONE = 0,
+	RPC_AUTH_SYS = 1,
+};
+
+/* Authenticates the call (AUTH_NONE, AUTH_SYS). On success fills the flavor and, for
+ * AUTH_SYS, the credential, and returns true. On failure it has already sent the
+ * authentication error and returns false. */
+bool rpc_req_auth(struct rpc_req *r, enum rpc_flavor *flavor, struct fsal_cred *cred);
+/* Decodes the arguments into `args` (zeroed by the caller). false = garbage. */
+bool rpc_req_decode(struct rpc_req *r, xdrproc_t proc, void *args);
+void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res);
+
+void rpc_req_err_noprog(struct rpc_req *r);
+void rpc_req_err_progvers(struct rpc_req *r, uint32_t low, uint32_t high);
+void rpc_req_err_noproc(struct rpc_req *r);
+void rpc_req_err_garbage(struct rpc_req *r);
+void rpc_req_err_system(struct rpc_req *r);
+
+#endif

@@ -1,0 +1,30 @@
+/*
+ * server.h — the one context that owns a running node: its configuration, export
+ * table, transport and protocol state. Passed explicitly to everything (no
+ * globals); protocol modules under server/ read it, only main.c builds it.
+ */
+#ifndef TWINFS_SERVER_SERVER_H
+#define TWINFS_SERVER_SERVER_H
+
+#include <stdint.h>
+
+#include "config/config.h"
+#include "server/export/export.h"
+#include "server/nfs/dispatch.h"
+#include "server/rpc/rpc.h"
+
+struct mount_table;
+
+struct server {
+	struct twinfs_config cfg;
+	struct export_table *exports;
+	struct rpc_server *rpc;
+	struct mount_table *mounts;
+	/* NFSv3 write verifier (RFC 1813 §3.3.7): changes when unstable data may have
+	 * been lost, i.e. at every start of this node. */
+	uint8_t write_verf[8];
+	const struct prog_desc *const *progs;
+	unsigned nprogs;
+};
+
+#endif
