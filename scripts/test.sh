@@ -130,6 +130,11 @@ fi
 # Sanitizer reports must fail the test that triggered them, with a stack.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:halt_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# Leaks the project has decided to accept (say, inside a library) are listed in
+# tests/lsan.supp when that file exists; everything else fails the test.
+if [ -f "$root/tests/lsan.supp" ] && [ -z "${LSAN_OPTIONS:-}" ]; then
+	export LSAN_OPTIONS="suppressions=$root/tests/lsan.supp:print_suppressions=0"
+fi
 
 if [ $quick = 1 ]; then
 	suite normal build -- -L quick

@@ -73,30 +73,61 @@ static long parse_num(const char *s, const char *what, long lo, long hi)
 
 static void parse_args(int argc, char **argv, struct options *o)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, 0, 'c'},	  {"check", required_argument, 0, 'C'},
-		{"export", required_argument, 0, 'e'},	  {"port", required_argument, 0, 'p'},
-		{"mount-port", required_argument, 0, 'm'}, {"bind", required_argument, 0, 'b'},
-		{"state-dir", required_argument, 0, 's'}, {"threads", required_argument, 0, 't'},
-		{"log-level", required_argument, 0, 'l'}, {"help", no_argument, 0, 'h'},
-		{"help-config", no_argument, 0, 'H'},	  {"version", no_argument, 0, 'V'},
-		{0, 0, 0, 0}};
+	static const struct option longopts[] = {{"config", required_argument, 0, 'c'},
+						 {"check", required_argument, 0, 'C'},
+						 {"export", required_argument, 0, 'e'},
+						 {"port", required_argument, 0, 'p'},
+						 {"mount-port", required_argument, 0, 'm'},
+						 {"bind", required_argument, 0, 'b'},
+						 {"state-dir", required_argument, 0, 's'},
+						 {"threads", required_argument, 0, 't'},
+						 {"log-level", required_argument, 0, 'l'},
+						 {"help", no_argument, 0, 'h'},
+						 {"help-config", no_argument, 0, 'H'},
+						 {"version", no_argument, 0, 'V'},
+						 {0, 0, 0, 0}};
 	int c;
 	while ((c = getopt_long(argc, argv, "c:e:p:m:b:s:t:l:h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c': o->config = optarg; break;
-		case 'C': o->check = optarg; break;
-		case 'e': o->export_dir = optarg; break;
-		case 'p': o->port = parse_num(optarg, "--port", 0, 65535); break;
-		case 'm': o->mount_port = parse_num(optarg, "--mount-port", 0, 65535); break;
-		case 'b': o->bind = optarg; break;
-		case 's': o->state_dir = optarg; break;
-		case 't': o->threads = parse_num(optarg, "--threads", 1, 256); break;
-		case 'l': o->log_level = optarg; break;
-		case 'h': usage(stdout); exit(0);
-		case 'H': config_print_reference(stdout); exit(0);
-		case 'V': printf("twinfsd %s\n", TWINFS_VERSION); exit(0);
-		default: usage(stderr); exit(EXIT_USAGE);
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'C':
+			o->check = optarg;
+			break;
+		case 'e':
+			o->export_dir = optarg;
+			break;
+		case 'p':
+			o->port = parse_num(optarg, "--port", 0, 65535);
+			break;
+		case 'm':
+			o->mount_port = parse_num(optarg, "--mount-port", 0, 65535);
+			break;
+		case 'b':
+			o->bind = optarg;
+			break;
+		case 's':
+			o->state_dir = optarg;
+			break;
+		case 't':
+			o->threads = parse_num(optarg, "--threads", 1, 256);
+			break;
+		case 'l':
+			o->log_level = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'H':
+			config_print_reference(stdout);
+			exit(0);
+		case 'V':
+			printf("twinfsd %s\n", TWINFS_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(EXIT_USAGE);
 		}
 	}
 	if (optind < argc || (!!o->config + !!o->check + !!o->export_dir) != 1) {
@@ -187,30 +218,30 @@ static int server_start(struct server *srv)
 	if (!dispatch_tables_ok(srv->progs, srv->nprogs))
 		return -EINVAL;
 	struct rpc_params p = {
-		.listen = {{srv->cfg.bind, srv->cfg.nfs_port}, {srv->cfg.bind, srv->cfg.mount_port}},
-		.nlisten = 2,
-		.threads = srv->cfg.threads,
-		.max_connections = srv->cfg.max_connections,
-		.max_record = srv->cfg.max_record,
-		.dispatch = server_dispatch,
-		.dispatch_arg = srv,
+	    .listen = {{srv->cfg.bind, srv->cfg.nfs_port}, {srv->cfg.bind, srv->cfg.mount_port}},
+	    .nlisten = 2,
+	    .threads = srv->cfg.threads,
+	    .max_connections = srv->cfg.max_connections,
+	    .max_record = srv->cfg.max_record,
+	    .dispatch = server_dispatch,
+	    .dispatch_arg = srv,
 	};
 	return rpc_server_start(&p, &srv->rpc);
 }
 
 static void server_announce(struct server *srv)
 {
-	const struct rpc_registration regs[] = {
-		{100003, 3, 0}, {100005, 3, 1}};
+	const struct rpc_registration regs[] = {{100003, 3, 0}, {100005, 3, 1}};
 	if (srv->cfg.rpcbind)
 		rpc_server_register(srv->rpc, regs, 2);
 	log_info("twinfsd %s serving %u export%s on %s: NFSv3 port %u, MOUNT port %u",
-		 TWINFS_VERSION, export_count(srv->exports), export_count(srv->exports) == 1 ? "" : "s",
-		 srv->cfg.bind, rpc_server_port(srv->rpc, 0), rpc_server_port(srv->rpc, 1));
+		 TWINFS_VERSION, export_count(srv->exports),
+		 export_count(srv->exports) == 1 ? "" : "s", srv->cfg.bind,
+		 rpc_server_port(srv->rpc, 0), rpc_server_port(srv->rpc, 1));
 	for (unsigned i = 0; i < export_count(srv->exports); i++) {
 		const struct config_export *e = export_config(export_at(srv->exports, i));
 		log_info("export %u: %s (%s, %s)", e->id, e->path, e->read_only ? "ro" : "rw",
-			 e->squash == SQUASH_NONE ? "no_root_squash"
+			 e->squash == SQUASH_NONE  ? "no_root_squash"
 			 : e->squash == SQUASH_ALL ? "all_squash"
 						   : "root_squash");
 	}
@@ -252,7 +283,8 @@ int main(int argc, char **argv)
 		printf("%s: ok\n", o.check);
 		return 0;
 	}
-	log_setup(srv.cfg.log_dest == LOG_DEST_SYSLOG, (enum log_level)srv.cfg.log_level, "twinfsd");
+	log_setup(srv.cfg.log_dest == LOG_DEST_SYSLOG, (enum log_level)srv.cfg.log_level,
+		  "twinfsd");
 
 	/* Block the stop signals before any thread starts, so that only sigwait below
 	 * sees them; a closed client socket must not kill the server. */

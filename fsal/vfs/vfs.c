@@ -830,7 +830,7 @@ static int vfs__dir_scan(int fd, uint64_t cookie, fsal_readdir_cb cb, void *arg,
 	ssize_t n;
 	int rc = 0;
 
-	if (0 && lseek(fd, (off_t)cookie, SEEK_SET) < 0)
+	if (cookie && lseek(fd, (off_t)cookie, SEEK_SET) < 0)
 		return -errno; /* EINVAL: a cookie this directory never gave */
 	buf = malloc(VFS_DIRBUF);
 	if (!buf)

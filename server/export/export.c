@@ -15,7 +15,8 @@
 #define FH_HEADER  6
 #define FH_MAC	   8
 
-struct export {
+struct export
+{
 	struct config_export cfg;
 	const struct fsal_ops *ops;
 	struct fsal_export *fs;
@@ -36,8 +37,8 @@ static int export_open_one(struct export *e, const struct config_export *cfg)
 		log_error("export %u: unknown fsal '%s'", cfg->id, cfg->fsal);
 		return -EINVAL;
 	}
-	int rc = e->ops->export_open(cfg->path, cfg->fsal_options[0] ? cfg->fsal_options : NULL,
-				     &e->fs);
+	int rc =
+	    e->ops->export_open(cfg->path, cfg->fsal_options[0] ? cfg->fsal_options : NULL, &e->fs);
 	if (rc < 0) {
 		log_error("export %u: cannot open %s (%s): %s", cfg->id, cfg->path, cfg->fsal,
 			  strerror(-rc));
@@ -81,16 +82,24 @@ void export_table_close(struct export_table *t)
 	free(t);
 }
 
+/* Written whole under a temporary name, then linked into place: a concurrent reader
+ * sees no file or a complete one, and link() fails if another instance won. */
 static int secret_create(const char *file, uint8_t secret[EXPORT_SECRET_LEN])
 {
+	char tmp[CONFIG_PATH_MAX + 48];
+
 	if (getrandom(secret, EXPORT_SECRET_LEN, 0) != EXPORT_SECRET_LEN)
 		return -errno;
-	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", file, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	ssize_t n = write(fd, secret, EXPORT_SECRET_LEN);
 	int rc = (n == EXPORT_SECRET_LEN && fsync(fd) == 0) ? 0 : -EIO;
 	close(fd);
+	if (rc == 0 && link(tmp, file) < 0)
+		rc = -errno;
+	unlink(tmp);
 	return rc;
 }
 
@@ -208,9 +217,12 @@ int export_root(const struct export *e, struct fsobj *out)
 	return 0;
 }
 
-static uint64_t fh_mac(const struct export_table *t, const uint8_t *fh, size_t len)
+/* The MAC in little-endian byte order, so nodes of either byte order agree. */
+static void fh_mac(const struct export_table *t, const uint8_t *fh, size_t len, uint8_t out[8])
 {
-	return siphash24(t->secret, fh, len);
+	uint64_t mac = siphash24(t->secret, fh, len);
+	for (int i = 0; i < 8; i++)
+		out[i] = (uint8_t)(mac >> (8 * i));
 }
 
 size_t export_fh_encode(const struct export_table *t, const struct fsobj *obj, uint8_t *out)
@@ -225,8 +237,7 @@ size_t export_fh_encode(const struct export_table *t, const struct fsobj *obj, u
 	out[4] = id >> 8;
 	out[5] = id;
 	memcpy(out + FH_HEADER, obj->key.data, obj->key.len);
-	uint64_t mac = fh_mac(t, out, n);
-	memcpy(out + n, &mac, FH_MAC);
+	fh_mac(t, out, n, out + n);
 	return n + FH_MAC;
 }
 
@@ -238,17 +249,16 @@ static const struct export *export_by_id(const struct export_table *t, uint32_t 
 	return NULL;
 }
 
-int export_fh_decode(const struct export_table *t, const uint8_t *fh, size_t len,
-		     struct fsobj *out)
+int export_fh_decode(const struct export_table *t, const uint8_t *fh, size_t len, struct fsobj *out)
 {
 	if (len < FH_HEADER + FH_MAC || fh[0] != FH_VERSION || fh[1] > FSAL_KEY_MAX)
 		return -EBADMSG;
 	size_t n = FH_HEADER + fh[1];
 	if (len != n + FH_MAC)
 		return -EBADMSG;
-	uint64_t mac = fh_mac(t, fh, n), got;
-	memcpy(&got, fh + n, FH_MAC);
-	if (mac != got)
+	uint8_t mac[FH_MAC];
+	fh_mac(t, fh, n, mac);
+	if (memcmp(mac, fh + n, FH_MAC) != 0)
 		return -EBADMSG;
 	uint32_t id = (uint32_t)fh[2] << 24 | (uint32_t)fh[3] << 16 | (uint32_t)fh[4] << 8 | fh[5];
 	const struct export *e = export_by_id(t, id);

@@ -11,8 +11,8 @@
 #include "server/server.h"
 #include "server/xdr/mount3_prot.h"
 
-#define MOUNT_PROGRAM 100005
-#define MOUNT_VERSION 3
+#define MOUNT_PROGRAM	100005
+#define MOUNT_VERSION	3
 #define AUTH_SYS_FLAVOR 1
 
 struct mount_entry {
@@ -53,8 +53,8 @@ unsigned mount_table_count(struct mount_table *t)
 static void host_string(const struct sockaddr *sa, char *out, size_t len)
 {
 	const void *addr = sa->sa_family == AF_INET6
-				   ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
-				   : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
+			       ? (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr
+			       : (const void *)&((const struct sockaddr_in *)sa)->sin_addr;
 	if (!inet_ntop(sa->sa_family, addr, out, (socklen_t)len))
 		snprintf(out, len, "?");
 }
@@ -303,7 +303,8 @@ static void mount_export(struct req_ctx *ctx, void *argp, void *resp)
 	(void)argp;
 
 	for (unsigned i = export_count(t); i-- > 0;) {
-		struct exportnode *n = mount_export_node(ctx->arena, export_config(export_at(t, i)));
+		struct exportnode *n =
+		    mount_export_node(ctx->arena, export_config(export_at(t, i)));
 		if (!n)
 			return;
 		n->ex_next = *res;
@@ -330,17 +331,17 @@ static bool xdr_mount_void(XDR *x, mount_void *v)
 
 /* Procedure numbers from RFC 1813 Appendix I. */
 static const struct proc_desc mount3_procs[6] = {
-	MOUNT_PROC(0, mount_null, mount_void, mount_void, PROC_NOAUTH),
-	MOUNT_PROC(1, mount_mnt, dirpath, mountres3, PROC_NONIDEMPOTENT),
-	MOUNT_PROC(2, mount_dump, mount_void, mountlist, 0),
-	MOUNT_PROC(3, mount_umnt, dirpath, mount_void, PROC_NONIDEMPOTENT),
-	MOUNT_PROC(4, mount_umntall, mount_void, mount_void, PROC_NONIDEMPOTENT),
-	MOUNT_PROC(5, mount_export, mount_void, exports, 0),
+    MOUNT_PROC(0, mount_null, mount_void, mount_void, PROC_NOAUTH),
+    MOUNT_PROC(1, mount_mnt, dirpath, mountres3, PROC_NONIDEMPOTENT),
+    MOUNT_PROC(2, mount_dump, mount_void, mountlist, 0),
+    MOUNT_PROC(3, mount_umnt, dirpath, mount_void, PROC_NONIDEMPOTENT),
+    MOUNT_PROC(4, mount_umntall, mount_void, mount_void, PROC_NONIDEMPOTENT),
+    MOUNT_PROC(5, mount_export, mount_void, exports, 0),
 };
 
 const struct prog_desc mount3_program = {
-	.prog = MOUNT_PROGRAM,
-	.vers = MOUNT_VERSION,
-	.procs = mount3_procs,
-	.nprocs = 6,
+    .prog = MOUNT_PROGRAM,
+    .vers = MOUNT_VERSION,
+    .procs = mount3_procs,
+    .nprocs = 6,
 };

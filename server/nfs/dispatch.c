@@ -90,7 +90,7 @@ void dispatch_request(struct server *srv, const struct prog_desc *const *progs, 
 	_Alignas(16) unsigned char res[DISPATCH_MAX_STRUCT];
 	struct arena arena;
 	struct req_ctx ctx = {
-		.srv = srv, .rpc = req, .remote = rpc_req_remote(req), .arena = &arena};
+	    .srv = srv, .rpc = req, .remote = rpc_req_remote(req), .arena = &arena};
 
 	/* Authentication first: ntirpc needs the auth handle to send any reply. */
 	if (!rpc_req_auth(req, &ctx.flavor, &ctx.cred))

@@ -11,21 +11,39 @@ struct errmap_row {
 };
 
 static const struct errmap_row errmap_rows[] = {
-	{EPERM, 1, 1},		{ENOENT, 2, 2},		 {EIO, 5, 5},
-	{ENXIO, 6, 6},		{EACCES, 13, 13},	 {EEXIST, 17, 17},
-	{EXDEV, 18, 18},	{ENODEV, 19, 19},	 {ENOTDIR, 20, 20},
-	{EISDIR, 21, 21},	{EINVAL, 22, 22},	 {EFBIG, 27, 27},
-	{ENOSPC, 28, 28},	{EROFS, 30, 30},	 {EMLINK, 31, 31},
-	{ENAMETOOLONG, 63, 63}, {ENOTEMPTY, 66, 66},	 {EDQUOT, 69, 69},
-	{ESTALE, 70, 70},	{EREMOTE, 71, 10020},	 {EBADF, 70, 70},
-	{EOPNOTSUPP, 10004, 10004},
-	/* The filesystem is busy (a lease, a migration): the client retries later. */
-	{EAGAIN, 10008, 10008},
-	/* A symlink where a directory was expected: the name exists but is no dir. */
-	{ELOOP, 20, 10029},
-	{EOVERFLOW, 22, 22},	{EMSGSIZE, 22, 22},	 {ENOMEM, 10006, 10006},
-	{EFAULT, 10006, 10006}, {ETXTBSY, 10008, 10008}, {EBUSY, 10008, 10008},
-	{ERANGE, 27, 27},
+    {EPERM, 1, 1},
+    {ENOENT, 2, 2},
+    {EIO, 5, 5},
+    {ENXIO, 6, 6},
+    {EACCES, 13, 13},
+    {EEXIST, 17, 17},
+    {EXDEV, 18, 18},
+    {ENODEV, 19, 5},
+    {ENOTDIR, 20, 20},
+    {EISDIR, 21, 21},
+    {EINVAL, 22, 22},
+    {EFBIG, 27, 27},
+    {ENOSPC, 28, 28},
+    {EROFS, 30, 30},
+    {EMLINK, 31, 31},
+    {ENAMETOOLONG, 63, 63},
+    {ENOTEMPTY, 66, 66},
+    {EDQUOT, 69, 69},
+    {ESTALE, 70, 70},
+    {EREMOTE, 71, 10019},
+    {EBADF, 70, 70},
+    {EOPNOTSUPP, 10004, 10004},
+    /* The filesystem is busy (a lease, a migration): the client retries later. */
+    {EAGAIN, 10008, 10008},
+    /* A symlink where a directory was expected: the name exists but is no dir. */
+    {ELOOP, 20, 10029},
+    {EOVERFLOW, 22, 22},
+    {EMSGSIZE, 22, 22},
+    {ENOMEM, 10006, 10006},
+    {EFAULT, 10006, 10006},
+    {ETXTBSY, 10008, 10008},
+    {EBUSY, 10008, 10008},
+    {ERANGE, 27, 27},
 };
 
 static const struct errmap_row *errmap_find(int err)

@@ -476,8 +476,8 @@ static void nfs3_create(struct req_ctx *ctx, void *argp, void *resp)
 }
 
 /* The shared tail of MKDIR, SYMLINK and MKNOD: their results are CREATE3res-shaped. */
-typedef int (*nfs3_make_fn)(const struct fsobj *dir, const struct fsal_cred *cred,
-			    const void *args, struct fsobj *obj);
+typedef int (*nfs3_make_fn)(const struct fsobj *dir, const struct fsal_cred *cred, const void *args,
+			    struct fsobj *obj);
 
 static void nfs3_make(struct req_ctx *ctx, const diropargs3 *where, const void *args,
 		      nfs3_make_fn make, CREATE3res *res)
@@ -516,8 +516,8 @@ static void nfs3_mkdir(struct req_ctx *ctx, void *argp, void *resp)
 	nfs3_make(ctx, &args->where, args, nfs3_make_dir, resp);
 }
 
-static int nfs3_make_symlink(const struct fsobj *dir, const struct fsal_cred *cred,
-			     const void *a, struct fsobj *obj)
+static int nfs3_make_symlink(const struct fsobj *dir, const struct fsal_cred *cred, const void *a,
+			     struct fsobj *obj)
 {
 	const SYMLINK3args *args = a;
 	const char *target = args->symlink.symlink_data;
@@ -592,7 +592,7 @@ static void nfs3_remove_common(struct req_ctx *ctx, const diropargs3 *what, bool
 	res->status = nfs3_name(what->name, rmdir ? NFS3ERR_INVAL : NFS3ERR_ACCES);
 	if (res->status == NFS3_OK)
 		res->status = errmap_nfs3(
-			dir.ops->remove(dir.fs, &cred, &dir.key, what->name, rmdir), ERRCTX_NAME);
+		    dir.ops->remove(dir.fs, &cred, &dir.key, what->name, rmdir), ERRCTX_NAME);
 	nfs3_post_op(&dir, &wcc->after);
 }
 
@@ -657,11 +657,11 @@ static void nfs3_link(struct req_ctx *ctx, void *argp, void *resp)
 /* ---- READDIR / READDIRPLUS ------------------------------------------------- */
 
 /* XDR sizes (RFC 1813 §3.3.16-17): what an entry and the fixed reply parts cost. */
-#define XDR_PAD(n)	   (((n) + 3u) & ~3u)
-#define RD_ENTRY_COST(n)   (4u + 8u + 4u + XDR_PAD(n) + 8u)
-#define RD_FATTR_COST	   (4u + 84u)
-#define RD_FH_COST	   (4u + 4u + EXPORT_FH_MAX)
-#define RD_REPLY_OVERHEAD  (4u + RD_FATTR_COST + 8u + 4u + 4u)
+#define XDR_PAD(n)	  (((n) + 3u) & ~3u)
+#define RD_ENTRY_COST(n)  (4u + 8u + 4u + XDR_PAD(n) + 8u)
+#define RD_FATTR_COST	  (4u + 84u)
+#define RD_FH_COST	  (4u + 4u + EXPORT_FH_MAX)
+#define RD_REPLY_OVERHEAD (4u + RD_FATTR_COST + 8u + 4u + 4u)
 
 struct rd_entry {
 	struct rd_entry *next;
@@ -770,7 +770,8 @@ static bool rdp_entry(struct req_ctx *ctx, const struct fsobj *dir, const struct
 	if (dir->ops->lookup(dir->fs, cred, &dir->key, e->name, &obj.key) < 0)
 		return true;
 	nfs3_post_op(&obj, &x->name_attributes);
-	x->name_handle.handle_follows = nfs3_fh_out(ctx, &obj, &x->name_handle.post_op_fh3_u.handle);
+	x->name_handle.handle_follows =
+	    nfs3_fh_out(ctx, &obj, &x->name_handle.post_op_fh3_u.handle);
 	return x->name_handle.handle_follows;
 }
 
@@ -786,7 +787,8 @@ static void nfs3_readdirplus(struct req_ctx *ctx, void *argp, void *resp)
 	res->status = nfs3_fh(ctx, &args->dir, &dir, &cred);
 	if (res->status != NFS3_OK)
 		return;
-	uint32_t max = args->maxcount < ctx->srv->cfg.max_io ? args->maxcount : ctx->srv->cfg.max_io;
+	uint32_t max =
+	    args->maxcount < ctx->srv->cfg.max_io ? args->maxcount : ctx->srv->cfg.max_io;
 	struct rd_state st = {.ctx = ctx, .entry_cost = RD_FATTR_COST + RD_FH_COST};
 	st.budget = max > RD_REPLY_OVERHEAD ? max - RD_REPLY_OVERHEAD : 0;
 	st.dirbudget = args->dircount ? args->dircount : UINT32_MAX;
@@ -950,33 +952,33 @@ static bool xdr_nfs3_void(XDR *x, nfs3_void *v)
 }
 
 static const struct proc_desc nfs3_procs[NFSPROC3_COUNT] = {
-	NFS3_PROC(NFSPROC3_NULL, nfs3_null, nfs3_void, nfs3_void, PROC_NOAUTH),
-	NFS3_PROC(NFSPROC3_GETATTR, nfs3_getattr, GETATTR3args, GETATTR3res, 0),
-	NFS3_PROC(NFSPROC3_SETATTR, nfs3_setattr, SETATTR3args, SETATTR3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_LOOKUP, nfs3_lookup, LOOKUP3args, LOOKUP3res, 0),
-	NFS3_PROC(NFSPROC3_ACCESS, nfs3_access, ACCESS3args, ACCESS3res, 0),
-	NFS3_PROC(NFSPROC3_READLINK, nfs3_readlink, READLINK3args, READLINK3res, 0),
-	NFS3_PROC(NFSPROC3_READ, nfs3_read, READ3args, READ3res, 0),
-	NFS3_PROC(NFSPROC3_WRITE, nfs3_write, WRITE3args, WRITE3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_CREATE, nfs3_create, CREATE3args, CREATE3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_MKDIR, nfs3_mkdir, MKDIR3args, MKDIR3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_SYMLINK, nfs3_symlink, SYMLINK3args, SYMLINK3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_MKNOD, nfs3_mknod, MKNOD3args, MKNOD3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_REMOVE, nfs3_remove, REMOVE3args, REMOVE3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_RMDIR, nfs3_rmdir, RMDIR3args, RMDIR3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_RENAME, nfs3_rename, RENAME3args, RENAME3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_LINK, nfs3_link, LINK3args, LINK3res, NI | MOD),
-	NFS3_PROC(NFSPROC3_READDIR, nfs3_readdir, READDIR3args, READDIR3res, 0),
-	NFS3_PROC(NFSPROC3_READDIRPLUS, nfs3_readdirplus, READDIRPLUS3args, READDIRPLUS3res, 0),
-	NFS3_PROC(NFSPROC3_FSSTAT, nfs3_fsstat, FSSTAT3args, FSSTAT3res, 0),
-	NFS3_PROC(NFSPROC3_FSINFO, nfs3_fsinfo, FSINFO3args, FSINFO3res, 0),
-	NFS3_PROC(NFSPROC3_PATHCONF, nfs3_pathconf, PATHCONF3args, PATHCONF3res, 0),
-	NFS3_PROC(NFSPROC3_COMMIT, nfs3_commit, COMMIT3args, COMMIT3res, NI),
+    NFS3_PROC(NFSPROC3_NULL, nfs3_null, nfs3_void, nfs3_void, PROC_NOAUTH),
+    NFS3_PROC(NFSPROC3_GETATTR, nfs3_getattr, GETATTR3args, GETATTR3res, 0),
+    NFS3_PROC(NFSPROC3_SETATTR, nfs3_setattr, SETATTR3args, SETATTR3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_LOOKUP, nfs3_lookup, LOOKUP3args, LOOKUP3res, 0),
+    NFS3_PROC(NFSPROC3_ACCESS, nfs3_access, ACCESS3args, ACCESS3res, 0),
+    NFS3_PROC(NFSPROC3_READLINK, nfs3_readlink, READLINK3args, READLINK3res, 0),
+    NFS3_PROC(NFSPROC3_READ, nfs3_read, READ3args, READ3res, 0),
+    NFS3_PROC(NFSPROC3_WRITE, nfs3_write, WRITE3args, WRITE3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_CREATE, nfs3_create, CREATE3args, CREATE3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_MKDIR, nfs3_mkdir, MKDIR3args, MKDIR3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_SYMLINK, nfs3_symlink, SYMLINK3args, SYMLINK3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_MKNOD, nfs3_mknod, MKNOD3args, MKNOD3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_REMOVE, nfs3_remove, REMOVE3args, REMOVE3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_RMDIR, nfs3_rmdir, RMDIR3args, RMDIR3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_RENAME, nfs3_rename, RENAME3args, RENAME3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_LINK, nfs3_link, LINK3args, LINK3res, NI | MOD),
+    NFS3_PROC(NFSPROC3_READDIR, nfs3_readdir, READDIR3args, READDIR3res, 0),
+    NFS3_PROC(NFSPROC3_READDIRPLUS, nfs3_readdirplus, READDIRPLUS3args, READDIRPLUS3res, 0),
+    NFS3_PROC(NFSPROC3_FSSTAT, nfs3_fsstat, FSSTAT3args, FSSTAT3res, 0),
+    NFS3_PROC(NFSPROC3_FSINFO, nfs3_fsinfo, FSINFO3args, FSINFO3res, 0),
+    NFS3_PROC(NFSPROC3_PATHCONF, nfs3_pathconf, PATHCONF3args, PATHCONF3res, 0),
+    NFS3_PROC(NFSPROC3_COMMIT, nfs3_commit, COMMIT3args, COMMIT3res, NI),
 };
 
 const struct prog_desc nfs3_program = {
-	.prog = NFS3_PROGRAM,
-	.vers = NFS3_VERSION,
-	.procs = nfs3_procs,
-	.nprocs = NFSPROC3_COUNT,
+    .prog = NFS3_PROGRAM,
+    .vers = NFS3_VERSION,
+    .procs = nfs3_procs,
+    .nprocs = NFSPROC3_COUNT,
 };

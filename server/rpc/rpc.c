@@ -99,6 +99,8 @@ static enum xprt_stat rpc_rendezvous_cb(SVCXPRT *xprt)
 	return SVC_STAT(xprt->xp_parent);
 }
 
+static void rpc_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void rpc_warnx(const char *fmt, ...)
 {
 	char line[512];
@@ -138,7 +140,8 @@ static bool rpc_svc_init(const struct rpc_params *p)
 
 static int rpc_socket(const char *bind_addr, uint16_t port, uint16_t *bound)
 {
-	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+				 .ai_socktype = SOCK_STREAM};
 	struct addrinfo *ai;
 	char service[8];
 	snprintf(service, sizeof(service), "%u", port);

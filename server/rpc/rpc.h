@@ -28,8 +28,8 @@ struct rpc_req;
 typedef void (*rpc_dispatch_fn)(void *arg, struct rpc_req *req);
 
 struct rpc_listen {
-	const char *bind;  /* IPv4 or IPv6 literal; "0.0.0.0" or "::" for all */
-	uint16_t port;	   /* 0 = choose one (see rpc_server_port) */
+	const char *bind; /* IPv4 or IPv6 literal; "0.0.0.0" or "::" for all */
+	uint16_t port;	  /* 0 = choose one (see rpc_server_port) */
 };
 
 struct rpc_params {

@@ -58,6 +58,7 @@
 #define BATCH		64    /* CREATE calls in flight while filling it */
 #define MAX_DIR_CALLS	20000
 #define NAME_BUF	1024
+#define FATTR3_XDR	84 /* encoded size of a fattr3 */
 #define USER_UID	1000
 #define USER_GID	1000
 #define ANON_ID		65534
@@ -297,6 +298,7 @@ struct dirlist {
 	int n;
 	int cap;
 	int oom;
+	size_t max_reply; /* XDR size of the largest READDIR3resok / READDIRPLUS3resok */
 };
 
 struct reply {
@@ -623,10 +625,28 @@ static struct dent *dir_add(struct dirlist *d, const char *name, uint64_t fileid
 	return e;
 }
 
+static size_t xdr_opaque(size_t len)
+{
+	return 4 + ((len + 3) & ~(size_t)3);
+}
+
+/* status, dir_attributes, cookieverf, end of the entry list, eof */
+static size_t readdir_fixed_size(const post_op_attr *dir)
+{
+	return 4 + 4 + (dir->attributes_follow ? FATTR3_XDR : 0) + 8 + 4 + 4;
+}
+
+static void note_reply_size(struct dirlist *d, size_t size)
+{
+	if (size > d->max_reply)
+		d->max_reply = size;
+}
+
 static void cb_readdir(struct rpc_context *rpc, int status, void *data, void *priv)
 {
 	READDIR3res *res = begin_nfs(status, data, priv);
 	struct reply *r = priv;
+	size_t size;
 	entry3 e;
 
 	(void)rpc;
@@ -634,11 +654,14 @@ static void cb_readdir(struct rpc_context *rpc, int status, void *data, void *pr
 		return;
 	memcpy(r->verf, res->READDIR3res_u.resok.cookieverf, NFS3_COOKIEVERFSIZE);
 	r->eof = res->READDIR3res_u.resok.reply.eof;
+	size = readdir_fixed_size(&res->READDIR3res_u.resok.dir_attributes);
 	for (const void *p = res->READDIR3res_u.resok.reply.entries; p != NULL; p = e.nextentry) {
 		memcpy(&e, p, sizeof(e)); /* libnfs 4.0 does not align list nodes */
 		dir_add(r->dir, e.name, e.fileid, e.cookie);
+		size += 4 + 8 + xdr_opaque(e.name ? strlen(e.name) : 0) + 8;
 		r->count++;
 	}
+	note_reply_size(r->dir, size);
 }
 
 static void cb_readdirplus(struct rpc_context *rpc, int status, void *data, void *priv)
@@ -647,6 +670,7 @@ static void cb_readdirplus(struct rpc_context *rpc, int status, void *data, void
 	struct reply *r = priv;
 	struct reply tmp;
 	struct dent *d;
+	size_t size;
 	entryplus3 e;
 
 	(void)rpc;
@@ -654,19 +678,24 @@ static void cb_readdirplus(struct rpc_context *rpc, int status, void *data, void
 		return;
 	memcpy(r->verf, res->READDIRPLUS3res_u.resok.cookieverf, NFS3_COOKIEVERFSIZE);
 	r->eof = res->READDIRPLUS3res_u.resok.reply.eof;
+	size = readdir_fixed_size(&res->READDIRPLUS3res_u.resok.dir_attributes);
 	for (const void *p = res->READDIRPLUS3res_u.resok.reply.entries; p; p = e.nextentry) {
 		memcpy(&e, p, sizeof(e)); /* libnfs 4.0 does not align list nodes */
 		r->count++;
+		reply_init(&tmp);
+		take_newobj(&tmp, &e.name_handle, &e.name_attributes);
+		size += 4 + 8 + xdr_opaque(e.name ? strlen(e.name) : 0) + 8;
+		size += 4 + (tmp.has_attr ? FATTR3_XDR : 0);
+		size += 4 + (e.name_handle.handle_follows ? xdr_opaque(tmp.fh.len) : 0);
 		d = dir_add(r->dir, e.name, e.fileid, e.cookie);
 		if (d == NULL)
 			continue;
-		reply_init(&tmp);
-		take_newobj(&tmp, &e.name_handle, &e.name_attributes);
 		d->has_attr = tmp.has_attr;
 		d->attr = tmp.attr;
 		d->has_fh = tmp.has_fh;
 		d->fh = tmp.fh;
 	}
+	note_reply_size(r->dir, size);
 }
 
 static void cb_mnt(struct rpc_context *rpc, int status, void *data, void *priv)
@@ -2107,6 +2136,37 @@ static void test_access_root(struct t *t)
 		      "got 0x%x want 0x%x", r.access, ACC_RW);
 }
 
+static int list_dir(struct t *t, struct fh *dir, int plus, uint32_t count, struct dirlist *dl,
+		    int *calls, char *why, size_t wsz);
+
+/* READDIRPLUS describes a symlink as a symlink: it must not follow it (to /etc). */
+static void check_plus_symlink(struct t *t, const char *name)
+{
+	struct dirlist dl = {0};
+	char why[400] = "";
+	const struct dent *e = NULL;
+	int calls;
+	fattr3 a = {0};
+
+	if (list_dir(t, &t->base, 1, 32768, &dl, &calls, why, sizeof(why)) != 0) {
+		fail("READDIRPLUS of the test directory", "%s", why);
+		return;
+	}
+	for (int i = 0; i < dl.n && e == NULL; i++)
+		e = strcmp(dl.v[i].name, name) == 0 ? &dl.v[i] : NULL;
+	if (e != NULL && e->has_fh) {
+		struct fh f = e->fh;
+
+		get_attr(&t->nfs, &f, &a);
+	}
+	check(e != NULL && (!e->has_attr || e->attr.type == NF3LNK) &&
+		  (!e->has_fh || a.type == NF3LNK),
+	      "READDIRPLUS does not follow a symlink to /etc (attributes and handle are NF3LNK)",
+	      "entry %s, attr type %d, handle's type %d", e ? "found" : "missing",
+	      e && e->has_attr ? (int)e->attr.type : -1, (int)a.type);
+	free(dl.v);
+}
+
 static void test_symlink(struct t *t)
 {
 	char buf[2 * NAME_BUF], target[1001], p[PATH_MAX];
@@ -2132,6 +2192,7 @@ static void test_symlink(struct t *t)
 		      "type %d", a.type);
 	v3_lookup(&t->nfs, &l, "passwd", &r);
 	EXPECT("LOOKUP through a symlink to /etc -> NOTDIR", &r, NFS3ERR_NOTDIR);
+	check_plus_symlink(t, "etc");
 	v3_symlink(&t->nfs, &t->base, "etc", "/tmp", &r);
 	EXPECT("SYMLINK of an existing name -> EXIST", &r, NFS3ERR_EXIST);
 	memset(target, 't', 1000);
@@ -2543,6 +2604,7 @@ static void test_readdir_big(struct t *t)
 		const char *label = plus ? "READDIRPLUS" : "READDIR";
 
 		dl.n = 0;
+		dl.max_reply = 0;
 		if (list_dir(t, &big, plus, plus ? 4096 : 1024, &dl, &calls, why, sizeof(why))) {
 			fail(fmt(name, sizeof(name), "%s of 5000 entries", label), "%s", why);
 			continue;
@@ -2550,6 +2612,10 @@ static void test_readdir_big(struct t *t)
 		check(calls >= 10,
 		      fmt(name, sizeof(name), "%s with a small count takes many calls", label),
 		      "%d calls", calls);
+		check(dl.max_reply <= (plus ? 4096u : 1024u),
+		      fmt(name, sizeof(name), "%s replies fit in %s (%u bytes)", label,
+			  plus ? "maxcount" : "count", plus ? 4096u : 1024u),
+		      "largest reply %zu bytes", dl.max_reply);
 		check_big_listing(label, &dl, BIG_N);
 		if (plus)
 			check_plus_entries(t, &dl);
@@ -2844,6 +2910,7 @@ static void test_squash(struct t *t)
 	}
 	v3_getattr(&t->nfs, &t->sq, &r);
 	EXPECT("root_squash: GETATTR of the root as uid 0", &r, NFS3_OK);
+	test_root_dotdot(t, &t->sq, "squash");
 	v3_mkfile(&t->nfs, &t->sq, "rootfile", 0644, &r);
 	EXPECT("root_squash: uid 0 CREATE in root's 0755 directory -> ACCES", &r, NFS3ERR_ACCES);
 	v3_mkdir(&t->nfs, &t->sq, "rootdir", 0755, &r);
@@ -2888,40 +2955,103 @@ static int open_from(struct conn *c, const char *label, int port, int prog, int 
 	return 0;
 }
 
-static void test_limited(struct t *t)
+static int exists_in(const char *dir, const char *name)
 {
-	struct conn m, n;
+	char p[PATH_MAX];
+	struct stat st;
+
+	return lstat(fmt(p, sizeof(p), "%s/%s", dir, name), &st) == 0;
+}
+
+static void limited_mount_from_other(struct t *t)
+{
+	struct conn m;
 	struct reply r;
 
-	if (open_from(&m, "MOUNT", cfg.mnt_port, MOUNT_PROGRAM, MOUNT_V3) == 0) {
-		mnt_mnt(&m, cfg.rw_path, &r);
-		EXPECT("MNT of the 127.0.0.0/8 export from 127.0.0.2 (control)", &r, MNT3_OK);
-		mnt_umnt(&m, cfg.rw_path, &r);
-		EXPECT("UMNT from 127.0.0.2", &r, 0);
-		if (t->have_lim) {
-			mnt_mnt(&m, cfg.lim_path, &r);
-			EXPECT("MNT of the 127.0.0.1-only export from 127.0.0.2 -> ACCES", &r,
-			       MNT3ERR_ACCES);
-		}
-		conn_close(&m);
+	if (open_from(&m, "MOUNT", cfg.mnt_port, MOUNT_PROGRAM, MOUNT_V3) != 0)
+		return;
+	mnt_mnt(&m, cfg.rw_path, &r);
+	EXPECT("MNT of the 127.0.0.0/8 export from 127.0.0.2 (control)", &r, MNT3_OK);
+	mnt_umnt(&m, cfg.rw_path, &r);
+	EXPECT("UMNT from 127.0.0.2", &r, 0);
+	if (t->have_lim) {
+		mnt_mnt(&m, cfg.lim_path, &r);
+		EXPECT("MNT of the 127.0.0.1-only export from 127.0.0.2 -> ACCES", &r,
+		       MNT3ERR_ACCES);
 	}
-	if (open_from(&n, "NFS", cfg.nfs_port, NFS_PROGRAM, NFS_V3) == 0) {
-		v3_getattr(&n, &t->rw, &r);
-		EXPECT("GETATTR in the 127.0.0.0/8 export from 127.0.0.2 (control)", &r, NFS3_OK);
-		if (t->have_lim) {
-			v3_getattr(&n, &t->lim, &r);
-			EXPECT(
-			    "GETATTR in the 127.0.0.1-only export from 127.0.0.2 -> ACCES or PERM",
-			    &r, NFS3ERR_ACCES, NFS3ERR_PERM);
-		}
-		conn_close(&n);
+	conn_close(&m);
+}
+
+/* RENAME and LINK carry two handles: the target directory's export must be checked too. */
+static void limited_two_handles(struct t *t, struct conn *n, struct fh *f)
+{
+	struct reply r;
+
+	v3_lookup(n, &t->lim, "x", &r);
+	EXPECT("LOOKUP in the 127.0.0.1-only export from 127.0.0.2 -> ACCES or PERM", &r,
+	       NFS3ERR_ACCES, NFS3ERR_PERM);
+	v3_mkfile(n, &t->lim, "planted", 0644, &r);
+	EXPECT("CREATE in the 127.0.0.1-only export from 127.0.0.2 -> ACCES or PERM", &r,
+	       NFS3ERR_ACCES, NFS3ERR_PERM);
+	v3_rename(n, &t->base, "xsrc", &t->lim, "moved-in", &r);
+	expect_err("RENAME into the 127.0.0.1-only export from 127.0.0.2 is refused", &r);
+	v3_link(n, f, &t->lim, "linked-in", &r);
+	expect_err("LINK into the 127.0.0.1-only export from 127.0.0.2 is refused", &r);
+	check(!exists_in(cfg.lim_path, "planted") && !exists_in(cfg.lim_path, "moved-in") &&
+		  !exists_in(cfg.lim_path, "linked-in"),
+	      "nothing from 127.0.0.2 arrived in the 127.0.0.1-only export", "a file arrived in %s",
+	      cfg.lim_path);
+}
+
+static void limited_nfs_from_other(struct t *t, struct fh *f)
+{
+	struct conn n;
+	struct reply r;
+
+	if (open_from(&n, "NFS", cfg.nfs_port, NFS_PROGRAM, NFS_V3) != 0)
+		return;
+	v3_getattr(&n, &t->rw, &r);
+	EXPECT("GETATTR in the 127.0.0.0/8 export from 127.0.0.2 (control)", &r, NFS3_OK);
+	if (t->have_lim) {
+		v3_getattr(&n, &t->lim, &r);
+		EXPECT("GETATTR in the 127.0.0.1-only export from 127.0.0.2 -> ACCES or PERM", &r,
+		       NFS3ERR_ACCES, NFS3ERR_PERM);
+		limited_two_handles(t, &n, f);
 	}
+	conn_close(&n);
+}
+
+/* Between two exports (same local file system) RENAME and LINK give XDEV, as knfsd does. */
+static void test_cross_export(struct t *t, struct fh *f)
+{
+	struct reply r;
+
+	v3_rename(&t->nfs, &t->base, "xsrc", &t->lim, "moved-in", &r);
+	EXPECT("RENAME from the rw export into another export -> XDEV", &r, NFS3ERR_XDEV);
+	v3_link(&t->nfs, f, &t->lim, "linked-in", &r);
+	EXPECT("LINK from the rw export into another export -> XDEV", &r, NFS3ERR_XDEV);
+	check(!exists_in(cfg.lim_path, "moved-in") && !exists_in(cfg.lim_path, "linked-in") &&
+		  exists_in(t->base_local, "xsrc"),
+	      "nothing moved between exports", "xsrc moved or linked into %s", cfg.lim_path);
+}
+
+static void test_limited(struct t *t)
+{
+	struct reply r;
+	struct fh f;
+
+	if (make_file(t, &t->base, "xsrc", 0644, "cross", &f) != 0)
+		return;
+	limited_mount_from_other(t);
+	limited_nfs_from_other(t, &f);
 	if (!t->have_lim) {
 		skip("127.0.0.1-only export checks", "no limited export (TWINFS_ONLY_RW)");
 		return;
 	}
 	v3_getattr(&t->nfs, &t->lim, &r);
 	EXPECT("GETATTR in the 127.0.0.1-only export from 127.0.0.1 (control)", &r, NFS3_OK);
+	test_root_dotdot(t, &t->lim, "limited");
+	test_cross_export(t, &f);
 }
 
 /* ------------------------------------------------------------------------------------ */

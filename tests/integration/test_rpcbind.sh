@@ -15,7 +15,8 @@ command -v rpcbind >/dev/null || tw_die "rpcbind is not installed (scripts/deps.
 command -v rpcinfo >/dev/null || tw_die "rpcinfo is not installed"
 
 ns=twinfs-rpcb-$$
-dir=$(tw_mktemp rpcbind)
+tw_mktemp rpcbind
+dir=$TW_TMP
 mkdir -p "$dir/export" "$dir/state"
 ip netns add "$ns"
 # shellcheck disable=SC2317 # run from the EXIT trap

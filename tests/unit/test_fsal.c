@@ -737,6 +737,9 @@ static void t_perm_io(struct fx *f)
 	CU_ASSERT_EQUAL(setmode(f, &ROOT, &sid, 06777), 0);
 	CU_ASSERT_EQUAL(f->ops->write(f->exp, &USER, &sid, 0, "x", 1, 0, &n), 0);
 	CU_ASSERT_EQUAL(attr(f, &sid).mode, 0777);
+	CU_ASSERT_EQUAL(setmode(f, &USER, &mine, 04755), 0);
+	CU_ASSERT_EQUAL(f->ops->write(f->exp, &USER, &mine, 0, "x", 1, 0, &n), 0);
+	CU_ASSERT_EQUAL(attr(f, &mine).mode, 0755); /* the owner's write too */
 }
 
 static void t_stale(struct fx *f)
