@@ -11,8 +11,8 @@
 #include <string.h>
 
 static const struct fsal_ops *const fsal_backends[] = {
-	&fsal_vfs_ops,
-	&fsal_mem_ops,
+    &fsal_vfs_ops,
+    &fsal_mem_ops,
 };
 
 const struct fsal_ops *fsal_find(const char *name)

@@ -24,7 +24,8 @@
  *   - Functions are safe to call from many threads at once.
  *
  * Left out for now: ACLs, xattrs, locks, quota, crossing into filesystems mounted
- * below an export (a mount point is returned as a plain directory).
+ * below an export (vfs: a LOOKUP of a mount point gives -EXDEV, because the covered
+ * directory has no handle reachable from user space).
  */
 #ifndef TWINFS_FSAL_FSAL_H
 #define TWINFS_FSAL_FSAL_H

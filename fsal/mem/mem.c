@@ -274,8 +274,8 @@ static int mem__node_slot(struct fsal_export *exp)
 
 /* A new node in dir (NULL: the root), owned by c, with set-group-ID directories
  * passing on their group as on Linux. */
-static int mem__node_new(struct fsal_export *exp, const struct fsal_cred *c,
-			 struct mem_node *dir, const struct mem_mk *mk, struct mem_node **out)
+static int mem__node_new(struct fsal_export *exp, const struct fsal_cred *c, struct mem_node *dir,
+			 const struct mem_mk *mk, struct mem_node **out)
 {
 	bool sgid = dir && (dir->mode & S_ISGID);
 	struct mem_node *n;
@@ -589,8 +589,7 @@ static int mem_root(struct fsal_export *exp, struct fsal_key *out)
 
 /* --- attributes ------------------------------------------------------------------ */
 
-static void mem__attr(const struct fsal_export *exp, const struct mem_node *n,
-		      struct fsal_attr *a)
+static void mem__attr(const struct fsal_export *exp, const struct mem_node *n, struct fsal_attr *a)
 {
 	a->type = n->type;
 	a->mode = n->mode;
@@ -636,8 +635,8 @@ static int mem__size_check(const struct mem_node *n, const struct fsal_cred *c, 
  * change of times needs ownership. */
 static int mem__times_check(const struct mem_node *n, const struct fsal_cred *c, uint32_t m)
 {
-	const uint32_t any = FSAL_SET_ATIME | FSAL_SET_ATIME_NOW | FSAL_SET_MTIME |
-			     FSAL_SET_MTIME_NOW;
+	const uint32_t any =
+	    FSAL_SET_ATIME | FSAL_SET_ATIME_NOW | FSAL_SET_MTIME | FSAL_SET_MTIME_NOW;
 
 	if (!(m & any) || mem__owner(n, c))
 		return 0;
@@ -811,8 +810,8 @@ static int mem_read(struct fsal_export *exp, const struct fsal_cred *cred,
 	return rc;
 }
 
-static int mem__write_locked(struct fsal_export *exp, struct mem_node *n,
-			     const struct fsal_cred *c, uint64_t off, const void *buf, size_t len)
+static int mem__write_locked(struct fsal_export *exp, struct mem_node *n, const struct fsal_cred *c,
+			     uint64_t off, const void *buf, size_t len)
 {
 	int rc = mem__may_io(n, c, W_OK);
 
@@ -869,9 +868,8 @@ static int mem_commit(struct fsal_export *exp, const struct fsal_key *key, uint6
 
 /* --- creating entries ------------------------------------------------------------ */
 
-static int mem__add_node(struct fsal_export *exp, const struct fsal_cred *c,
-			 struct mem_node *dir, const char *name, const struct mem_mk *mk,
-			 struct mem_node **out)
+static int mem__add_node(struct fsal_export *exp, const struct fsal_cred *c, struct mem_node *dir,
+			 const char *name, const struct mem_mk *mk, struct mem_node **out)
 {
 	struct mem_dirent *e = mem__ent_prepare(dir, name);
 	char *target = NULL;
@@ -990,8 +988,8 @@ static int mem_mknod(struct fsal_export *exp, const struct fsal_cred *cred,
 
 /* --- link, remove, rename -------------------------------------------------------- */
 
-static int mem__link_locked(struct fsal_export *exp, const struct fsal_cred *c,
-			    struct mem_node *n, struct mem_node *dir, const char *name)
+static int mem__link_locked(struct fsal_export *exp, const struct fsal_cred *c, struct mem_node *n,
+			    struct mem_node *dir, const char *name)
 {
 	struct mem_dirent *e;
 	int rc = mem__may(dir, c, X_OK);
@@ -1247,25 +1245,25 @@ static int mem_statfs(struct fsal_export *exp, const struct fsal_key *key, struc
 }
 
 const struct fsal_ops fsal_mem_ops = {
-	.name = "mem",
-	.export_open = mem_export_open,
-	.export_close = mem_export_close,
-	.root = mem_root,
-	.getattr = mem_getattr,
-	.setattr = mem_setattr,
-	.lookup = mem_lookup,
-	.access = mem_access,
-	.read = mem_read,
-	.write = mem_write,
-	.commit = mem_commit,
-	.create = mem_create,
-	.mkdir = mem_mkdir,
-	.symlink = mem_symlink,
-	.mknod = mem_mknod,
-	.link = mem_link,
-	.remove = mem_remove,
-	.rename = mem_rename,
-	.readlink = mem_readlink,
-	.readdir = mem_readdir,
-	.statfs = mem_statfs,
+    .name = "mem",
+    .export_open = mem_export_open,
+    .export_close = mem_export_close,
+    .root = mem_root,
+    .getattr = mem_getattr,
+    .setattr = mem_setattr,
+    .lookup = mem_lookup,
+    .access = mem_access,
+    .read = mem_read,
+    .write = mem_write,
+    .commit = mem_commit,
+    .create = mem_create,
+    .mkdir = mem_mkdir,
+    .symlink = mem_symlink,
+    .mknod = mem_mknod,
+    .link = mem_link,
+    .remove = mem_remove,
+    .rename = mem_rename,
+    .readlink = mem_readlink,
+    .readdir = mem_readdir,
+    .statfs = mem_statfs,
 };

@@ -33,12 +33,12 @@
 
 /* 32-bit ABIs keep the 16-bit-id syscalls under the plain names. */
 #ifdef SYS_setfsuid32
-#define VFS_SYS_SETFSUID SYS_setfsuid32
-#define VFS_SYS_SETFSGID SYS_setfsgid32
+#define VFS_SYS_SETFSUID  SYS_setfsuid32
+#define VFS_SYS_SETFSGID  SYS_setfsgid32
 #define VFS_SYS_SETGROUPS SYS_setgroups32
 #else
-#define VFS_SYS_SETFSUID SYS_setfsuid
-#define VFS_SYS_SETFSGID SYS_setfsgid
+#define VFS_SYS_SETFSUID  SYS_setfsuid
+#define VFS_SYS_SETFSGID  SYS_setfsgid
 #define VFS_SYS_SETGROUPS SYS_setgroups
 #endif
 

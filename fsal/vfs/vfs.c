@@ -61,8 +61,8 @@
 #define VFS_COOKIE_END UINT64_MAX
 
 struct fsal_export {
-	int mount_fd;	/* O_RDONLY: open_by_handle_at refuses O_PATH fds */
-	int mount_id;	/* node-local: compared in memory, never put in a key */
+	int mount_fd;  /* O_RDONLY: open_by_handle_at refuses O_PATH fds */
+	int mount_id;  /* node-local: compared in memory, never put in a key */
 	uint64_t fsid; /* f_fsid of the export's filesystem (ext4: from its UUID) */
 	struct fsal_key root;
 };
@@ -148,7 +148,7 @@ static int vfs__open_key(const struct fsal_export *exp, const struct fsal_key *k
 /* Opens the object of `key` as root (O_PATH), then becomes the caller: the state every
  * namespace operation starts from. */
 static int vfs__open_as(const struct fsal_export *exp, const struct fsal_cred *cred,
-			    const struct fsal_key *key, int *fd)
+			const struct fsal_key *key, int *fd)
 {
 	int rc = vfs__open_key(exp, key, O_PATH, fd);
 
@@ -225,8 +225,8 @@ static int vfs__export_init(struct fsal_export *exp, const char *path)
 		return rc;
 	if (fstatfs(exp->mount_fd, &sfs) < 0)
 		return -errno;
-	exp->fsid = (uint64_t)(uint32_t)sfs.f_fsid.__val[0] |
-		    (uint64_t)(uint32_t)sfs.f_fsid.__val[1] << 32;
+	exp->fsid =
+	    (uint64_t)(uint32_t)sfs.f_fsid.__val[0] | (uint64_t)(uint32_t)sfs.f_fsid.__val[1] << 32;
 	/* Fail now, not on the first request, when handles cannot be opened: without
 	 * CAP_DAC_READ_SEARCH (not root) open_by_handle_at gives EPERM. */
 	rc = vfs__open_key(exp, &exp->root, O_PATH, &fd);
@@ -394,8 +394,8 @@ static struct timespec vfs__when(uint32_t mask, uint32_t now, uint32_t set,
 static int vfs__set_times(int fd, const struct fsal_setattr *sa)
 {
 	struct timespec ts[2];
-	const uint32_t all = FSAL_SET_ATIME | FSAL_SET_ATIME_NOW | FSAL_SET_MTIME |
-			     FSAL_SET_MTIME_NOW;
+	const uint32_t all =
+	    FSAL_SET_ATIME | FSAL_SET_ATIME_NOW | FSAL_SET_MTIME | FSAL_SET_MTIME_NOW;
 
 	if (!(sa->mask & all))
 		return 0;
@@ -897,25 +897,25 @@ static int vfs_statfs(struct fsal_export *exp, const struct fsal_key *key, struc
 }
 
 const struct fsal_ops fsal_vfs_ops = {
-	.name = "vfs",
-	.export_open = vfs_export_open,
-	.export_close = vfs_export_close,
-	.root = vfs_root,
-	.getattr = vfs_getattr,
-	.setattr = vfs_setattr,
-	.lookup = vfs_lookup,
-	.access = vfs_access,
-	.read = vfs_read,
-	.write = vfs_write,
-	.commit = vfs_commit,
-	.create = vfs_create,
-	.mkdir = vfs_mkdir,
-	.symlink = vfs_symlink,
-	.mknod = vfs_mknod,
-	.link = vfs_link,
-	.remove = vfs_remove,
-	.rename = vfs_rename,
-	.readlink = vfs_readlink,
-	.readdir = vfs_readdir,
-	.statfs = vfs_statfs,
+    .name = "vfs",
+    .export_open = vfs_export_open,
+    .export_close = vfs_export_close,
+    .root = vfs_root,
+    .getattr = vfs_getattr,
+    .setattr = vfs_setattr,
+    .lookup = vfs_lookup,
+    .access = vfs_access,
+    .read = vfs_read,
+    .write = vfs_write,
+    .commit = vfs_commit,
+    .create = vfs_create,
+    .mkdir = vfs_mkdir,
+    .symlink = vfs_symlink,
+    .mknod = vfs_mknod,
+    .link = vfs_link,
+    .remove = vfs_remove,
+    .rename = vfs_rename,
+    .readlink = vfs_readlink,
+    .readdir = vfs_readdir,
+    .statfs = vfs_statfs,
 };

@@ -111,9 +111,8 @@ static int lookup(struct fx *f, const struct fsal_key *dir, const char *name, st
 
 static int set_old_mtime(struct fx *f, const struct fsal_key *k)
 {
-	const struct fsal_setattr sa = {.mask = FSAL_SET_MTIME | FSAL_SET_ATIME,
-					.atime = {1000, 0},
-					.mtime = {1000, 0}};
+	const struct fsal_setattr sa = {
+	    .mask = FSAL_SET_MTIME | FSAL_SET_ATIME, .atime = {1000, 0}, .mtime = {1000, 0}};
 
 	return f->ops->setattr(f->exp, &ROOT, k, &sa);
 }
@@ -176,7 +175,8 @@ static void readdir_paged(struct fx *f, const struct fsal_key *dir, unsigned n, 
 	while (!eof && calls++ < n / per + 3) {
 		r.got = 0;
 		r.limit = per;
-		CU_ASSERT_EQUAL_FATAL(f->ops->readdir(f->exp, &ROOT, dir, cookie, rd_cb, &r, &eof), 0);
+		CU_ASSERT_EQUAL_FATAL(f->ops->readdir(f->exp, &ROOT, dir, cookie, rd_cb, &r, &eof),
+				      0);
 		CU_ASSERT(eof || r.got == per);
 		if (r.got)
 			cookie = r.last;
@@ -421,17 +421,15 @@ static void t_rename_dirs(struct fx *f)
 
 static void t_symlink(struct fx *f)
 {
-	struct fsal_key d, l1, l2, l3, file, k;
+	struct fsal_key d, l1, l2, file, k;
 	struct fsal_attr a;
 	char buf[64];
 	size_t n;
-	bool eof;
 
 	fresh(f, &d, NULL);
 	mkfile(f, &d, "file", 0644, &file);
 	CU_ASSERT_EQUAL(f->ops->symlink(f->exp, &ROOT, &d, "l1", "/", &l1), 0);
 	CU_ASSERT_EQUAL(f->ops->symlink(f->exp, &ROOT, &d, "l2", "../../etc", &l2), 0);
-	CU_ASSERT_EQUAL(f->ops->symlink(f->exp, &ROOT, &d, "l3", "file", &l3), 0);
 	CU_ASSERT_EQUAL(lookup(f, &d, "l1", &k), 0);
 	CU_ASSERT(fsal_key_eq(&k, &l1));
 	a = attr(f, &k);
@@ -449,7 +447,25 @@ static void t_symlink(struct fx *f)
 	CU_ASSERT_EQUAL(f->ops->readlink(f->exp, &ROOT, &l2, buf, 9, &n), -ENAMETOOLONG);
 	CU_ASSERT_EQUAL(f->ops->readlink(f->exp, &ROOT, &file, buf, sizeof(buf), &n), -EINVAL);
 	CU_ASSERT_EQUAL(f->ops->readlink(f->exp, &ROOT, &d, buf, sizeof(buf), &n), -EINVAL);
-	/* Not followed, whatever the op. */
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "l1", false), 0);
+	CU_ASSERT_EQUAL(lookup(f, &d, "l1", &k), -ENOENT);
+	CU_ASSERT_EQUAL(attr(f, &file).nlink, 1);
+}
+
+/* No op follows a symlink, whichever way it is reached. */
+static void t_symlink_nofollow(struct fx *f)
+{
+	const struct fsal_setattr owner = {.mask = FSAL_SET_UID, .uid = 1000};
+	struct fsal_key d, l1, l2, l3, file, k;
+	char buf[8];
+	size_t n;
+	bool eof;
+
+	fresh(f, &d, NULL);
+	mkfile(f, &d, "file", 0644, &file);
+	CU_ASSERT_EQUAL(f->ops->symlink(f->exp, &ROOT, &d, "l1", "/", &l1), 0);
+	CU_ASSERT_EQUAL(f->ops->symlink(f->exp, &ROOT, &d, "l2", "../../etc", &l2), 0);
+	CU_ASSERT_EQUAL(f->ops->symlink(f->exp, &ROOT, &d, "l3", "file", &l3), 0);
 	CU_ASSERT_EQUAL(lookup(f, &l1, "etc", &k), -ENOTDIR);
 	CU_ASSERT_EQUAL(lookup(f, &l2, "passwd", &k), -ENOTDIR);
 	CU_ASSERT_EQUAL(f->ops->readdir(f->exp, &ROOT, &l1, 0, rd_cb, &(struct rd){0}, &eof),
@@ -464,8 +480,9 @@ static void t_symlink(struct fx *f)
 	CU_ASSERT(attr(f, &file).mtime.tv_sec > 1000);
 	CU_ASSERT_EQUAL(setmode(f, &ROOT, &l3, 0600), -EOPNOTSUPP);
 	CU_ASSERT_EQUAL(attr(f, &file).mode, 0644);
-	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "l1", false), 0);
-	CU_ASSERT_EQUAL(lookup(f, &d, "l1", &k), -ENOENT);
+	CU_ASSERT_EQUAL(f->ops->setattr(f->exp, &ROOT, &l3, &owner), 0);
+	CU_ASSERT_EQUAL(attr(f, &l3).uid, 1000);
+	CU_ASSERT_EQUAL(attr(f, &file).uid, 0);
 }
 
 static void t_link(struct fx *f)
@@ -605,8 +622,8 @@ static void t_io(struct fx *f)
 	for (unsigned i = 0; i < 3; i++) {
 		snprintf(buf, sizeof(buf), "data-%u", i);
 		n = 0;
-		CU_ASSERT_EQUAL(
-			f->ops->write(f->exp, &ROOT, &file, i * 100, buf, 6, how[i], &n), 0);
+		CU_ASSERT_EQUAL(f->ops->write(f->exp, &ROOT, &file, i * 100, buf, 6, how[i], &n),
+				0);
 		CU_ASSERT_EQUAL(n, 6);
 		CU_ASSERT_EQUAL(f->ops->commit(f->exp, &file, i * 100, 6), 0);
 		expect(f, &file, i * 100, buf);
@@ -673,8 +690,8 @@ static void t_statfs(struct fx *f)
 static void t_perm_create(struct fx *f)
 {
 	const struct fsal_cred member = {.uid = 1000, .gid = 1000, .ngroups = 1, .groups = {100}};
-	const struct fsal_setattr grp = {.mask = FSAL_SET_GID | FSAL_SET_MODE, .gid = 100,
-					 .mode = 0775};
+	const struct fsal_setattr grp = {
+	    .mask = FSAL_SET_GID | FSAL_SET_MODE, .gid = 100, .mode = 0775};
 	struct fsal_key d, locked, priv, k;
 	struct fsal_attr a;
 
@@ -879,42 +896,50 @@ static void t_threads(struct fx *f)
 	}
 }
 
-#define FSAL_SHARED_TESTS(X)                                                                 \
-	X(root_dots)                                                                         \
-	X(lookup_errors)                                                                     \
-	X(names)                                                                             \
-	X(create)                                                                            \
-	X(mkdir_mknod)                                                                       \
-	X(remove)                                                                            \
-	X(rename)                                                                            \
-	X(rename_dirs)                                                                       \
-	X(symlink)                                                                           \
-	X(link)                                                                              \
-	X(setattr_size)                                                                      \
-	X(setattr_mode_owner)                                                                \
-	X(setattr_times)                                                                     \
-	X(io)                                                                                \
-	X(eof)                                                                               \
-	X(statfs)                                                                            \
-	X(perm_create)                                                                       \
-	X(perm_io)                                                                           \
-	X(stale)                                                                             \
-	X(readdir_small)                                                                     \
-	X(readdir_2000)                                                                      \
+#define FSAL_SHARED_TESTS(X)                                                                       \
+	X(root_dots)                                                                               \
+	X(lookup_errors)                                                                           \
+	X(names)                                                                                   \
+	X(create)                                                                                  \
+	X(mkdir_mknod)                                                                             \
+	X(remove)                                                                                  \
+	X(rename)                                                                                  \
+	X(rename_dirs)                                                                             \
+	X(symlink)                                                                                 \
+	X(symlink_nofollow)                                                                        \
+	X(link)                                                                                    \
+	X(setattr_size)                                                                            \
+	X(setattr_mode_owner)                                                                      \
+	X(setattr_times)                                                                           \
+	X(io)                                                                                      \
+	X(eof)                                                                                     \
+	X(statfs)                                                                                  \
+	X(perm_create)                                                                             \
+	X(perm_io)                                                                                 \
+	X(stale)                                                                                   \
+	X(readdir_small)                                                                           \
+	X(readdir_2000)                                                                            \
 	X(threads)
 
-#define WRAP(t)                                                                              \
-	static void vfs_##t(void)                                                            \
-	{                                                                                    \
-		t_##t(&fx_vfs);                                                              \
-	}                                                                                    \
-	static void mem_##t(void)                                                            \
-	{                                                                                    \
-		t_##t(&fx_mem);                                                              \
+#define WRAP(t)                                                                                    \
+	static void vfs_##t(void)                                                                  \
+	{                                                                                          \
+		t_##t(&fx_vfs);                                                                    \
+	}                                                                                          \
+	static void mem_##t(void)                                                                  \
+	{                                                                                          \
+		t_##t(&fx_mem);                                                                    \
 	}
 FSAL_SHARED_TESTS(WRAP)
 
 /* --- vfs only -------------------------------------------------------------------- */
+
+/* vfs leaves the thread with the last caller's fsuid; a root call resets it before the
+ * test itself touches files. */
+static void as_root(struct fx *f)
+{
+	CU_ASSERT_EQUAL(f->ops->access(f->exp, &ROOT, &f->root, 0), 0);
+}
 
 /* A restart (close, open the same path) keeps every key, byte for byte. */
 static void vfs_restart(void)
@@ -944,13 +969,24 @@ static void vfs_restart(void)
 	expect(f, &file, 0, "survives");
 }
 
+/* The names are hard links to two files (ext4 allows 65000 links a file): a directory
+ * entry costs far less than an inode, and readdir only sees entries. */
 static void vfs_readdir_100k(void)
 {
-	struct fsal_key d;
+	struct fx *f = &fx_vfs;
+	struct fsal_key d, k[2];
+	char name[32];
 
-	fresh(&fx_vfs, &d, NULL);
-	mkfiles(&fx_vfs, &d, 100000);
-	readdir_paged(&fx_vfs, &d, 100000, 100);
+	fresh(f, &d, NULL);
+	mkfile(f, &d, "f0", 0644, &k[0]);
+	mkfile(f, &d, "f1", 0644, &k[1]);
+	for (unsigned i = 2; i < 100000; i++) {
+		snprintf(name, sizeof(name), "f%u", i);
+		if (f->ops->link(f->exp, &ROOT, &k[i % 2], &d, name) != 0) {
+			CU_FAIL_FATAL("link");
+		}
+	}
+	readdir_paged(f, &d, 100000, 100);
 }
 
 /* A filesystem mounted below the export is not entered (see vfs.c). Needs mount(2),
@@ -963,7 +999,7 @@ static void vfs_mountpoint(void)
 
 	fresh(f, &d, name);
 	mkdir_(f, &d, "mnt", 0755, &mnt);
-	f->ops->access(f->exp, &ROOT, &f->root, 0); /* this thread back to root */
+	as_root(f);
 	snprintf(path, sizeof(path), "%s/%s/mnt", f->path, name);
 	if (mount("twinfs-test", path, "tmpfs", 0, "size=1m") != 0) {
 		fprintf(stderr, "(mount: %s, skipped) ", strerror(errno));
@@ -980,6 +1016,7 @@ static void vfs_export_errors(void)
 	struct fsal_export *e;
 	char path[300];
 
+	as_root(&fx_vfs);
 	CU_ASSERT_EQUAL(fsal_vfs_ops.export_open("/nonexistent/twinfs", NULL, &e), -ENOENT);
 	CU_ASSERT_EQUAL(fsal_vfs_ops.export_open(fx_vfs.path, "opt=1", &e), -EINVAL);
 	snprintf(path, sizeof(path), "%s/afile", fx_vfs.path);
@@ -993,9 +1030,9 @@ static void vfs_export_errors(void)
 
 static void mem_options(void)
 {
-	static const char *const bad[] = {"delay_ms=",	   "delay_ms=x",     "bogus=1",
-					  "delay_ms=1,x=2", "delay_ms=1,",    ",delay_ms=1",
-					  "delay_ms",	   "delay_ms=99999999999999999999"};
+	static const char *const bad[] = {
+	    "delay_ms=",   "delay_ms=x",  "bogus=1",  "delay_ms=1,x=2",
+	    "delay_ms=1,", ",delay_ms=1", "delay_ms", "delay_ms=99999999999999999999"};
 	struct fsal_export *e;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
@@ -1062,9 +1099,10 @@ static int vfs_init(void)
 	if (!mkdtemp(fx_vfs.path))
 		return -1;
 	/* Like mem's root, and so uid 1000 can reach what the tests give it. */
-	if (chmod(fx_vfs.path, 0777) != 0)
-		return -1;
-	return suite_open(&fx_vfs, &fsal_vfs_ops, fx_vfs.path);
+	if (chmod(fx_vfs.path, 0777) == 0 && suite_open(&fx_vfs, &fsal_vfs_ops, fx_vfs.path) == 0)
+		return 0;
+	rmdir(fx_vfs.path);
+	return -1;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -1079,7 +1117,8 @@ static int vfs_cleanup(void)
 	if (fx_vfs.exp)
 		fsal_vfs_ops.export_close(fx_vfs.exp); /* leaves this thread as root */
 	fx_vfs.exp = NULL;
-	return nftw(fx_vfs.path, rm_one, 64, FTW_DEPTH | FTW_PHYS);
+	/* FTW_MOUNT: whatever happens, never remove files of another filesystem. */
+	return nftw(fx_vfs.path, rm_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 }
 
 static int mem_init(void)
@@ -1098,29 +1137,29 @@ static int mem_cleanup(void)
 #define MEM_ENTRY(t) {#t, mem_##t},
 
 static CU_TestInfo vfs_tests[] = {
-	FSAL_SHARED_TESTS(VFS_ENTRY){"restart", vfs_restart},
-	{"readdir_100k", vfs_readdir_100k},
-	{"mountpoint", vfs_mountpoint},
-	{"export_errors", vfs_export_errors},
-	CU_TEST_INFO_NULL,
+    FSAL_SHARED_TESTS(VFS_ENTRY){"restart", vfs_restart},
+    {"readdir_100k", vfs_readdir_100k},
+    {"mountpoint", vfs_mountpoint},
+    {"export_errors", vfs_export_errors},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_TestInfo mem_tests[] = {
-	FSAL_SHARED_TESTS(MEM_ENTRY){"options", mem_options},
-	{"delay", mem_delay},
-	CU_TEST_INFO_NULL,
+    FSAL_SHARED_TESTS(MEM_ENTRY){"options", mem_options},
+    {"delay", mem_delay},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_TestInfo misc_tests[] = {
-	{"find", test_find},
-	CU_TEST_INFO_NULL,
+    {"find", test_find},
+    CU_TEST_INFO_NULL,
 };
 
 static CU_SuiteInfo suites[] = {
-	{"fsal", NULL, NULL, NULL, NULL, misc_tests},
-	{"fsal_mem", mem_init, mem_cleanup, NULL, NULL, mem_tests},
-	{"fsal_vfs", vfs_init, vfs_cleanup, NULL, NULL, vfs_tests},
-	CU_SUITE_INFO_NULL,
+    {"fsal", NULL, NULL, NULL, NULL, misc_tests},
+    {"fsal_mem", mem_init, mem_cleanup, NULL, NULL, mem_tests},
+    {"fsal_vfs", vfs_init, vfs_cleanup, NULL, NULL, vfs_tests},
+    CU_SUITE_INFO_NULL,
 };
 
 int twinfs_register_tests(void)
