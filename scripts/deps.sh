@@ -13,8 +13,9 @@ set -euo pipefail
 # clang-format for the style check.
 build_pkgs=(build-essential cmake pkg-config clang-format libntirpc-dev liburcu-dev
 	libcunit1-dev libssl-dev rpcsvc-proto)
-# Tests: libnfs as a third-party client, ss (iproute2) for free ports, python3.
-test_pkgs=(libnfs-dev libnfs-utils iproute2 python3)
+# Tests: libnfs as a third-party client, ss (iproute2) for free ports, python3,
+# rpcbind (+ rpcinfo) for the registration test, run in a private namespace.
+test_pkgs=(libnfs-dev libnfs-utils iproute2 python3 rpcbind)
 # The kernel-client test (shared/tools/kclient/build-initramfs.sh checks for
 # exactly these: it boots Debian's kernel under qemu with a busybox initramfs
 # and links its helpers statically, hence gcc + libc6-dev).
