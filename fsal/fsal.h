@@ -88,7 +88,7 @@ enum {
 	FSAL_SET_UID = 1u << 1,
 	FSAL_SET_GID = 1u << 2,
 	FSAL_SET_SIZE = 1u << 3,
-	FSAL_SET_ATIME = 1u << 4,	/* to sa->atime */
+	FSAL_SET_ATIME = 1u << 4,     /* to sa->atime */
 	FSAL_SET_ATIME_NOW = 1u << 5, /* to the server's current time */
 	FSAL_SET_MTIME = 1u << 6,
 	FSAL_SET_MTIME_NOW = 1u << 7,
