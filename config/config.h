@@ -94,6 +94,10 @@ struct twinfs_config {
 				     range 64 KiB .. 16 MiB */
 	uint32_t max_io;	  /* largest READ/WRITE, bytes; default 1 MiB, 4 KiB .. 1 MiB */
 	bool rpcbind;		  /* register with a local rpcbind when one runs; default true */
+	bool drc;		  /* duplicate request cache on; default true */
+	unsigned drc_entries;	  /* replied calls kept; default 16384 */
+	uint32_t drc_bytes;	  /* saved reply bytes kept; default 64 MiB */
+	unsigned drc_max_age;	  /* seconds; default 120 */
 	char state_dir[CONFIG_PATH_MAX]; /* default /var/lib/twinfs */
 	enum config_log_dest log_dest;	 /* log = stderr | syslog; default stderr */
 	enum config_log_level log_level; /* log_level = error|warn|info|debug; default info */

@@ -71,6 +71,22 @@ static const struct config__key keys[CONFIG__NKEYS] = {
     [CONFIG__K_RPCBIND] = {"rpcbind", SRV(rpcbind), .type = CONFIG__T_BOOL, .def = "true",
 			   .help = "Register the NFS and MOUNT services with rpcbind when "
 				   "one runs on this host."},
+    [CONFIG__K_DRC] = {"drc", SRV(drc), .type = CONFIG__T_BOOL, .def = "true",
+		       .help = "Keep the duplicate request cache: a retransmitted non-idempotent "
+			       "call (REMOVE, CREATE, WRITE, ...) gets its saved reply instead of "
+			       "running twice. Off only to measure its cost."},
+    [CONFIG__K_DRC_ENTRIES] = {"drc_entries", SRV(drc_entries), .type = CONFIG__T_UINT, .min = 16,
+			       .max = 1048576, .def = "16384",
+			       .help = "Most replied calls kept in the duplicate request cache "
+				       "(oldest first out)."},
+    [CONFIG__K_DRC_BYTES] = {"drc_bytes", SRV(drc_bytes), .type = CONFIG__T_SIZE, .min = 64 * KIB,
+			     .max = 1024 * MIB, .def = "67108864",
+			     .help = "Most bytes of saved replies the duplicate request cache "
+				     "keeps."},
+    [CONFIG__K_DRC_MAX_AGE] = {"drc_max_age", SRV(drc_max_age), .type = CONFIG__T_UINT, .min = 1,
+			       .max = 3600, .def = "120",
+			       .help = "Seconds a replied call stays in the duplicate request "
+				       "cache."},
     [CONFIG__K_STATE_DIR] = {"state_dir", SRV(state_dir), .type = CONFIG__T_PATH, .min = 1,
 			     .max = CONFIG_PATH_MAX - 1, .def = "/var/lib/twinfs",
 			     .help = "Directory where the node keeps the state it needs "

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "server/drc/drc.h"
 #include "server/export/export.h"
 #include "server/log/log.h"
 #include "server/mount/mount.h"
@@ -195,7 +196,7 @@ static const struct prog_desc *const programs[] = {&nfs3_program, &mount3_progra
 static void server_dispatch(void *arg, struct rpc_req *req)
 {
 	struct server *srv = arg;
-	dispatch_request(srv, srv->progs, srv->nprogs, req);
+	dispatch_request(srv, srv->drc, srv->progs, srv->nprogs, req);
 }
 
 static int server_start(struct server *srv)
@@ -210,6 +211,13 @@ static int server_start(struct server *srv)
 	rc = export_table_open(&srv->cfg, secret, &srv->exports);
 	if (rc < 0)
 		return rc;
+	if (srv->cfg.drc) {
+		struct drc_params dp = {.max_entries = srv->cfg.drc_entries,
+					.max_reply_bytes = srv->cfg.drc_bytes,
+					.max_age_ms = srv->cfg.drc_max_age * 1000u};
+		if (drc_create(&dp, &srv->drc) < 0)
+			return -ENOMEM;
+	}
 	srv->mounts = mount_table_new();
 	if (!srv->mounts || getrandom(srv->write_verf, sizeof(srv->write_verf), 0) < 0)
 		return -ENOMEM;
@@ -253,6 +261,7 @@ static void server_stop(struct server *srv)
 		rpc_server_stop(srv->rpc);
 	export_table_close(srv->exports);
 	mount_table_free(srv->mounts);
+	drc_destroy(srv->drc);
 }
 
 static int load_config(const struct options *o, struct twinfs_config *cfg)

@@ -14,12 +14,14 @@
 #include "server/rpc/rpc.h"
 
 struct mount_table;
+struct drc;
 
 struct server {
 	struct twinfs_config cfg;
 	struct export_table *exports;
 	struct rpc_server *rpc;
 	struct mount_table *mounts;
+	struct drc *drc; /* the request table; NULL when `drc = false` */
 	/* NFSv3 write verifier (RFC 1813 §3.3.7): changes when unstable data may have
 	 * been lost, i.e. at every start of this node. */
 	uint8_t write_verf[8];

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/drc/drc.h"
 #include "server/log/log.h"
 
 void *arena_alloc_raw(struct arena *a, size_t n)
@@ -83,14 +84,81 @@ static const struct proc_desc *dispatch_find(const struct prog_desc *const *prog
 	return NULL;
 }
 
-void dispatch_request(struct server *srv, const struct prog_desc *const *progs, unsigned n,
-		      struct rpc_req *req)
+/* Encodes res into buf; 0 if it does not fit (then it is sent, but not saved). */
+static size_t dispatch_encode(xdrproc_t encode, void *res, uint8_t *buf, size_t len)
+{
+	XDR xdrs;
+	xdrmem_ncreate(&xdrs, (char *)buf, (u_int)len, XDR_ENCODE);
+	bool ok = encode(&xdrs, res);
+	size_t n = ok ? XDR_GETPOS(&xdrs) : 0;
+	XDR_DESTROY(&xdrs);
+	return n;
+}
+
+/* Runs the handler and replies; a non-idempotent reply is saved in the table first,
+ * so a retransmission that arrives once the client has it finds it there. */
+static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct drc *drc,
+			 struct drc_entry *ent, void *args, void *res, uint8_t *buf, size_t buflen)
+{
+	d->handler(ctx, args, res);
+	if (!(d->flags & PROC_NONIDEMPOTENT) || !ent) {
+		rpc_req_reply(ctx->rpc, d->encode, res);
+		drc_finish(drc, ent, NULL, 0);
+		return;
+	}
+	size_t n = dispatch_encode(d->encode, res, buf, buflen);
+	drc_finish(drc, ent, n ? buf : NULL, n);
+	if (n)
+		rpc_req_reply_raw(ctx->rpc, buf, n);
+	else
+		rpc_req_reply(ctx->rpc, d->encode, res);
+}
+
+/* Asks the request table what to do with a decoded call; true = run it. */
+static bool dispatch_admit(struct drc *drc, const struct proc_desc *d, struct rpc_req *req,
+			   struct drc_entry **ent, uint8_t *buf, size_t buflen)
+{
+	struct drc_key key = {.xid = rpc_req_xid(req),
+			      .prog = rpc_req_prog(req),
+			      .vers = rpc_req_vers(req),
+			      .proc = rpc_req_proc(req),
+			      .cksum = rpc_req_cksum(req)};
+	size_t len = 0;
+
+	*ent = NULL;
+	if (!drc)
+		return true;
+	drc_key_set_addr(&key, rpc_req_remote(req));
+	switch (drc_begin(drc, &key, ent, buf, buflen, &len)) {
+	case DRC_NEW:
+		return true;
+	case DRC_REPLAY:
+		log_debug("xid %08x %s: replayed from the request table", key.xid, d->name);
+		rpc_req_reply_raw(req, buf, len);
+		return false;
+	case DRC_IN_PROGRESS:
+		/* The original's reply will answer this copy too (RFC 1813 §4.1). */
+		rpc_req_drop(req);
+		return false;
+	case DRC_NOT_ADMITTED:
+	default:
+		/* Draining for a takeover: no new work starts here. The client times out
+		 * and retransmits to the partner, which then holds the service. */
+		rpc_req_drop(req);
+		return false;
+	}
+}
+
+void dispatch_request(struct server *srv, struct drc *drc, const struct prog_desc *const *progs,
+		      unsigned n, struct rpc_req *req)
 {
 	_Alignas(16) unsigned char args[DISPATCH_MAX_STRUCT];
 	_Alignas(16) unsigned char res[DISPATCH_MAX_STRUCT];
+	uint8_t saved[DRC_DEFAULT_MAX_REPLY_SIZE];
 	struct arena arena;
 	struct req_ctx ctx = {
 	    .srv = srv, .rpc = req, .remote = rpc_req_remote(req), .arena = &arena};
+	struct drc_entry *ent;
 
 	/* Authentication first: ntirpc needs the auth handle to send any reply. */
 	if (!rpc_req_auth(req, &ctx.flavor, &ctx.cred))
@@ -103,13 +171,10 @@ void dispatch_request(struct server *srv, const struct prog_desc *const *progs, 
 	arena.chunks = NULL;
 	memset(args, 0, d->argsize);
 	memset(res, 0, d->ressize);
-	if (!rpc_req_decode(req, d->decode, args)) {
-		xdr_free(d->decode, args);
+	if (!rpc_req_decode(req, d->decode, args))
 		rpc_req_err_garbage(req);
-		return;
-	}
-	d->handler(&ctx, args, res);
-	rpc_req_reply(req, d->encode, res);
+	else if (dispatch_admit(drc, d, req, &ent, saved, sizeof(saved)))
+		dispatch_run(&ctx, d, drc, ent, args, res, saved, sizeof(saved));
 	xdr_free(d->decode, args);
 	arena_release(&arena);
 }

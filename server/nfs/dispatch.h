@@ -17,12 +17,12 @@
 #include "server/rpc/rpc.h"
 
 struct server;
+struct drc;
 
 /* Per-procedure policy flags. */
 enum {
 	PROC_NONIDEMPOTENT = 1u << 0, /* a replay must get the saved reply (DRC) */
 	PROC_MODIFIES = 1u << 1,      /* refused with ROFS on a read-only export */
-	PROC_NOAUTH = 1u << 2,	      /* answered without looking at credentials (NULL) */
 };
 
 /* Result memory: a handler's replies point into this, and all of it is released
@@ -83,8 +83,8 @@ struct prog_desc {
 /* Checks the tables (sizes within DISPATCH_MAX_STRUCT, handlers present). */
 bool dispatch_tables_ok(const struct prog_desc *const *progs, unsigned n);
 
-/* The generic loop; progs/n come from the server. */
-void dispatch_request(struct server *srv, const struct prog_desc *const *progs, unsigned n,
-		      struct rpc_req *req);
+/* The generic loop; progs/n come from the server, drc may be NULL (cache off). */
+void dispatch_request(struct server *srv, struct drc *drc, const struct prog_desc *const *progs,
+		      unsigned n, struct rpc_req *req);
 
 #endif

@@ -11,7 +11,7 @@
  * Weak cache consistency data (pre/post attributes) is best effort, as the RFC
  * allows: a failed getattr just omits it.
  *
- * Left out for now: the duplicate request cache (issue 3), UDP, NLM locking.
+ * Left out for now: UDP, NLM locking.
  * READDIR does not return "." and ".." (the RFC does not require them; Linux
  * clients synthesise them), and the cookie verifier is always zero, as in knfsd:
  * cookies are filesystem offsets that stay valid while the directory changes.
@@ -952,7 +952,7 @@ static bool xdr_nfs3_void(XDR *x, nfs3_void *v)
 }
 
 static const struct proc_desc nfs3_procs[NFSPROC3_COUNT] = {
-    NFS3_PROC(NFSPROC3_NULL, nfs3_null, nfs3_void, nfs3_void, PROC_NOAUTH),
+    NFS3_PROC(NFSPROC3_NULL, nfs3_null, nfs3_void, nfs3_void, 0),
     NFS3_PROC(NFSPROC3_GETATTR, nfs3_getattr, GETATTR3args, GETATTR3res, 0),
     NFS3_PROC(NFSPROC3_SETATTR, nfs3_setattr, SETATTR3args, SETATTR3res, NI | MOD),
     NFS3_PROC(NFSPROC3_LOOKUP, nfs3_lookup, LOOKUP3args, LOOKUP3res, 0),

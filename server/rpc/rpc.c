@@ -363,6 +363,35 @@ void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res)
 	r->stat = svc_sendreply(&r->svc);
 }
 
+struct raw_reply {
+	const void *bytes;
+	size_t len;
+};
+
+static bool xdr_raw_reply(XDR *xdrs, void *arg)
+{
+	const struct raw_reply *raw = arg;
+	return XDR_PUTBYTES(xdrs, (const char *)raw->bytes, (u_int)raw->len);
+}
+
+void rpc_req_reply_raw(struct rpc_req *r, const void *bytes, size_t len)
+{
+	struct raw_reply raw = {bytes, len};
+	rpc_req_reply(r, xdr_raw_reply, &raw);
+}
+
+void rpc_req_drop(struct rpc_req *r)
+{
+	r->stat = XPRT_IDLE;
+}
+
+uint64_t rpc_req_cksum(const struct rpc_req *r)
+{
+	/* libntirpc hashes the start of the argument bytes while decoding them
+	 * (svc_vc_checksum: CityHash64 of up to 256 bytes), as Ganesha's DRC uses. */
+	return r->svc.rq_cksum;
+}
+
 void rpc_req_err_noprog(struct rpc_req *r)
 {
 	r->stat = svcerr_noprog(&r->svc);

@@ -77,6 +77,12 @@ bool rpc_req_auth(struct rpc_req *r, enum rpc_flavor *flavor, struct fsal_cred *
 /* Decodes the arguments into `args` (zeroed by the caller). false = garbage. */
 bool rpc_req_decode(struct rpc_req *r, xdrproc_t proc, void *args);
 void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res);
+/* Sends results already encoded (a saved reply from the request table). */
+void rpc_req_reply_raw(struct rpc_req *r, const void *bytes, size_t len);
+/* Leaves the call unanswered (a retransmission of a call still running). */
+void rpc_req_drop(struct rpc_req *r);
+/* A checksum of the call's argument bytes, valid after rpc_req_decode. */
+uint64_t rpc_req_cksum(const struct rpc_req *r);
 
 void rpc_req_err_noprog(struct rpc_req *r);
 void rpc_req_err_progvers(struct rpc_req *r, uint32_t low, uint32_t high);

@@ -1,0 +1,513 @@
+/*
+ * drc.c — the outstanding-request table (see drc.h for what it is for).
+ *
+ * Invariants:
+ *   - An entry is in the hash table from drc_begin until it is removed: by
+ *     drc_finish without a reply, drc_abort, or eviction of a REPLIED entry.
+ *     Removal is cds_lfht_del (only one remover succeeds) then call_rcu(free).
+ *   - Only REPLIED entries with a saved reply are in the ring. The ring slot
+ *     holds the entry; whoever takes it out of the slot (atomic exchange) owns its
+ *     removal, so an entry is evicted once.
+ *   - The saved reply is written before the state becomes REPLIED (release) and
+ *     read only after observing REPLIED (acquire), under the RCU read lock.
+ *
+ * Locking: none on the request path. Readers and writers run under
+ * urcu_bp_read_lock(); never call into libntirpc inside it (ntirpc-guide §4.3).
+ */
+#include "server/drc/drc.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu/urcu-bp.h>
+#include <urcu/rculfhash.h>
+
+#include "server/export/siphash.h"
+
+struct drc_entry {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	struct drc_key key;
+	uint64_t hash;
+	_Atomic int state;
+	uint64_t received_ms;
+	uint64_t replied_ms;
+	uint32_t reply_len;
+	uint8_t *reply;
+};
+
+struct drc {
+	struct drc_params p;
+	struct cds_lfht *ht;
+	_Atomic(struct drc_entry *) *ring;
+	_Atomic uint64_t head; /* next slot to fill */
+	_Atomic uint64_t tail; /* oldest slot that may be filled */
+	_Atomic bool admitting;
+	_Atomic uint64_t entries, executing, hits, drops, refused, evictions, bytes;
+};
+
+static const uint8_t drc_hash_key[16] = "twinfs-drc-key-1";
+
+static uint64_t drc_now(const struct drc *d)
+{
+	if (d->p.clock)
+		return d->p.clock(d->p.clock_arg);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void drc_defaults(struct drc_params *p)
+{
+	if (!p->max_entries)
+		p->max_entries = DRC_DEFAULT_ENTRIES;
+	if (!p->max_reply_bytes)
+		p->max_reply_bytes = DRC_DEFAULT_REPLY_BYTES;
+	if (!p->max_age_ms)
+		p->max_age_ms = DRC_DEFAULT_AGE_MS;
+	if (!p->max_reply_size || p->max_reply_size > DRC_DEFAULT_MAX_REPLY_SIZE)
+		p->max_reply_size = DRC_DEFAULT_MAX_REPLY_SIZE;
+}
+
+int drc_create(const struct drc_params *p, struct drc **out)
+{
+	struct drc *d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	if (p)
+		d->p = *p;
+	drc_defaults(&d->p);
+	d->ring = calloc(d->p.max_entries, sizeof(*d->ring));
+	d->ht = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
+				    &urcu_bp_flavor, NULL);
+	if (!d->ring || !d->ht) {
+		if (d->ht)
+			cds_lfht_destroy(d->ht, NULL);
+		free(d->ring);
+		free(d);
+		return -ENOMEM;
+	}
+	atomic_store(&d->admitting, true);
+	*out = d;
+	return 0;
+}
+
+static void drc_entry_free(struct drc_entry *e)
+{
+	free(e->reply);
+	free(e);
+}
+
+static void drc_entry_free_rcu(struct rcu_head *head)
+{
+	drc_entry_free(caa_container_of(head, struct drc_entry, rcu));
+}
+
+void drc_destroy(struct drc *d)
+{
+	struct cds_lfht_iter it;
+	struct drc_entry *e;
+
+	if (!d)
+		return;
+	urcu_bp_read_lock();
+	cds_lfht_for_each_entry(d->ht, &it, e, node) if (cds_lfht_del(d->ht, &e->node) == 0)
+	    urcu_bp_call_rcu(&e->rcu, drc_entry_free_rcu);
+	urcu_bp_read_unlock();
+	urcu_bp_barrier(); /* every pending free has run */
+	cds_lfht_destroy(d->ht, NULL);
+	free(d->ring);
+	free(d);
+}
+
+void drc_key_set_addr(struct drc_key *k, const struct sockaddr *sa)
+{
+	memset(k->addr, 0, sizeof(k->addr));
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			k->family = AF_INET;
+			memcpy(k->addr, &a->s6_addr[12], 4);
+			return;
+		}
+		k->family = AF_INET6;
+		memcpy(k->addr, a, 16);
+		return;
+	}
+	k->family = AF_INET;
+	memcpy(k->addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+}
+
+static uint64_t drc_key_hash(const struct drc_key *k)
+{
+	uint8_t buf[16 + 4 * 4 + 8 + 1];
+	size_t n = 0;
+	buf[n++] = k->family;
+	memcpy(buf + n, k->addr, 16), n += 16;
+	memcpy(buf + n, &k->xid, 4), n += 4;
+	memcpy(buf + n, &k->prog, 4), n += 4;
+	memcpy(buf + n, &k->vers, 4), n += 4;
+	memcpy(buf + n, &k->proc, 4), n += 4;
+	memcpy(buf + n, &k->cksum, 8), n += 8;
+	return siphash24(drc_hash_key, buf, n);
+}
+
+static bool drc_key_eq(const struct drc_key *a, const struct drc_key *b)
+{
+	return a->xid == b->xid && a->proc == b->proc && a->prog == b->prog && a->vers == b->vers &&
+	       a->cksum == b->cksum && a->family == b->family && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+static int drc_match(struct cds_lfht_node *node, const void *key)
+{
+	return drc_key_eq(&caa_container_of(node, struct drc_entry, node)->key, key);
+}
+
+/* Removes e from the table if it is still there; true if this call removed it. */
+static bool drc_remove(struct drc *d, struct drc_entry *e)
+{
+	if (cds_lfht_del(d->ht, &e->node) != 0)
+		return false;
+	atomic_fetch_sub(&d->entries, 1);
+	if (atomic_load(&e->state) == DRC_REPLIED)
+		atomic_fetch_sub(&d->bytes, e->reply_len);
+	urcu_bp_call_rcu(&e->rcu, drc_entry_free_rcu);
+	return true;
+}
+
+/* Takes the oldest ring slot out and evicts its entry. false if the ring is empty. */
+static bool drc_evict_oldest(struct drc *d)
+{
+	uint64_t t = atomic_load(&d->tail);
+	while (t < atomic_load(&d->head)) {
+		if (!atomic_compare_exchange_weak(&d->tail, &t, t + 1))
+			continue;
+		struct drc_entry *e = atomic_exchange(&d->ring[t % d->p.max_entries], NULL);
+		if (e && drc_remove(d, e))
+			atomic_fetch_add(&d->evictions, 1);
+		return true;
+	}
+	return false;
+}
+
+/* The oldest REPLIED entry, if its slot still holds one (for age checks). */
+static struct drc_entry *drc_oldest(struct drc *d)
+{
+	uint64_t t = atomic_load(&d->tail);
+	if (t >= atomic_load(&d->head))
+		return NULL;
+	return atomic_load(&d->ring[t % d->p.max_entries]);
+}
+
+/* Expiry by age and by bytes, a bounded amount of work per call. Runs under the
+ * read lock: it looks at entries another thread may be evicting. */
+static void drc_expire(struct drc *d)
+{
+	uint64_t now = drc_now(d);
+	for (int i = 0; i < 8; i++) {
+		struct drc_entry *e = drc_oldest(d);
+		bool old = e && now - e->replied_ms > d->p.max_age_ms;
+		bool over = atomic_load(&d->bytes) > d->p.max_reply_bytes;
+		if (!old && !over)
+			return;
+		if (!drc_evict_oldest(d))
+			return;
+	}
+}
+
+/* Puts a REPLIED entry into the ring, evicting what held its slot before. */
+static void drc_ring_push(struct drc *d, struct drc_entry *e)
+{
+	uint64_t h = atomic_fetch_add(&d->head, 1);
+	/* Keep the tail within one lap of the head so old slots are reclaimed. */
+	while (h - atomic_load(&d->tail) >= d->p.max_entries)
+		if (!drc_evict_oldest(d))
+			break;
+	struct drc_entry *prev = atomic_exchange(&d->ring[h % d->p.max_entries], e);
+	if (prev && drc_remove(d, prev))
+		atomic_fetch_add(&d->evictions, 1);
+}
+
+static enum drc_verdict drc_existing(struct drc *d, struct drc_entry *e, void *buf, size_t buflen,
+				     size_t *len)
+{
+	if (atomic_load_explicit(&e->state, memory_order_acquire) != DRC_REPLIED) {
+		atomic_fetch_add(&d->drops, 1);
+		return DRC_IN_PROGRESS;
+	}
+	if (!e->reply || e->reply_len > buflen)
+		return DRC_NEW; /* nothing saved: the caller runs it again */
+	memcpy(buf, e->reply, e->reply_len);
+	*len = e->reply_len;
+	atomic_fetch_add(&d->hits, 1);
+	return DRC_REPLAY;
+}
+
+static struct drc_entry *drc_entry_new(struct drc *d, const struct drc_key *k, uint64_t hash)
+{
+	struct drc_entry *e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	cds_lfht_node_init(&e->node);
+	e->key = *k;
+	e->hash = hash;
+	e->received_ms = drc_now(d);
+	atomic_store(&e->state, DRC_EXECUTING);
+	return e;
+}
+
+enum drc_verdict drc_begin(struct drc *d, const struct drc_key *k, struct drc_entry **entry,
+			   void *buf, size_t buflen, size_t *len)
+{
+	uint64_t hash = drc_key_hash(k);
+	struct cds_lfht_iter it;
+	enum drc_verdict v;
+
+	*entry = NULL;
+	urcu_bp_read_lock();
+	drc_expire(d);
+	cds_lfht_lookup(d->ht, hash, drc_match, k, &it);
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+	if (node) {
+		/* DRC_NEW here means a saved reply larger than buf: run it untracked
+		 * rather than disturb an entry the ring owns. */
+		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), buf, buflen,
+				 len);
+		urcu_bp_read_unlock();
+		return v;
+	}
+	if (!atomic_load(&d->admitting)) {
+		urcu_bp_read_unlock();
+		atomic_fetch_add(&d->refused, 1);
+		return DRC_NOT_ADMITTED;
+	}
+	struct drc_entry *e = drc_entry_new(d, k, hash);
+	if (!e) {
+		urcu_bp_read_unlock();
+		return DRC_NEW; /* untracked; still served */
+	}
+	node = cds_lfht_add_unique(d->ht, hash, drc_match, k, &e->node);
+	if (node != &e->node) {
+		/* Another thread inserted the same call a moment ago. */
+		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), buf, buflen,
+				 len);
+		urcu_bp_read_unlock();
+		free(e);
+		return v == DRC_NEW ? DRC_IN_PROGRESS : v;
+	}
+	atomic_fetch_add(&d->entries, 1);
+	atomic_fetch_add(&d->executing, 1);
+	urcu_bp_read_unlock();
+	*entry = e;
+	return DRC_NEW;
+}
+
+void drc_finish(struct drc *d, struct drc_entry *e, const void *reply, size_t len)
+{
+	if (!e)
+		return;
+	atomic_fetch_sub(&d->executing, 1);
+	urcu_bp_read_lock();
+	if (!reply || len > d->p.max_reply_size || !(e->reply = malloc(len ? len : 1))) {
+		drc_remove(d, e);
+		urcu_bp_read_unlock();
+		return;
+	}
+	memcpy(e->reply, reply, len);
+	e->reply_len = (uint32_t)len;
+	e->replied_ms = drc_now(d);
+	atomic_fetch_add(&d->bytes, len);
+	atomic_store_explicit(&e->state, DRC_REPLIED, memory_order_release);
+	drc_ring_push(d, e);
+	drc_expire(d);
+	urcu_bp_read_unlock();
+}
+
+void drc_abort(struct drc *d, struct drc_entry *e)
+{
+	if (!e)
+		return;
+	atomic_fetch_sub(&d->executing, 1);
+	urcu_bp_read_lock();
+	drc_remove(d, e);
+	urcu_bp_read_unlock();
+}
+
+void drc_set_admitting(struct drc *d, bool admit)
+{
+	atomic_store(&d->admitting, admit);
+}
+
+bool drc_admitting(const struct drc *d)
+{
+	return atomic_load(&((struct drc *)d)->admitting);
+}
+
+int drc_wait_idle(struct drc *d, uint32_t timeout_ms, uint64_t *left)
+{
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		uint64_t n = atomic_load(&d->executing);
+		if (left)
+			*left = n;
+		if (n == 0)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		uint64_t ms = (uint64_t)(now.tv_sec - start.tv_sec) * 1000 +
+			      (uint64_t)(now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= timeout_ms)
+			return -ETIMEDOUT;
+		usleep(1000); /* a drain is rare and short: polling keeps the hot path lock-free */
+	}
+}
+
+size_t drc_snapshot(struct drc *d, drc_record_fn cb, void *arg)
+{
+	struct cds_lfht_iter it;
+	struct drc_entry *e;
+	size_t n = 0;
+
+	urcu_bp_read_lock();
+	cds_lfht_for_each_entry(d->ht, &it, e, node)
+	{
+		struct drc_record r = {.key = e->key, .received_ms = e->received_ms};
+		r.state = (enum drc_state)atomic_load_explicit(&e->state, memory_order_acquire);
+		if (r.state == DRC_REPLIED) {
+			r.replied_ms = e->replied_ms;
+			r.reply_len = e->reply_len;
+			r.reply = e->reply;
+		}
+		n++;
+		if (!cb(arg, &r))
+			break;
+	}
+	urcu_bp_read_unlock();
+	return n;
+}
+
+/* ---- the mirror record ---------------------------------------------------- */
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = v >> 24, p[1] = v >> 16, p[2] = v >> 8, p[3] = v;
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, v >> 32);
+	put32(p + 4, (uint32_t)v);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) << 32 | get32(p + 4);
+}
+
+#define DRC_MAGIC   "TDR1"
+#define DRC_VERSION 1
+
+int drc_record_encode(const struct drc_record *r, uint8_t *buf, size_t buflen)
+{
+	size_t total = DRC_RECORD_HEADER + r->reply_len + 8;
+	if (r->reply_len > DRC_DEFAULT_MAX_REPLY_SIZE || total > buflen)
+		return -ENOSPC;
+	memset(buf, 0, DRC_RECORD_HEADER);
+	memcpy(buf, DRC_MAGIC, 4);
+	buf[4] = DRC_VERSION;
+	buf[5] = (uint8_t)r->state;
+	buf[6] = r->key.family;
+	memcpy(buf + 8, r->key.addr, 16);
+	put32(buf + 24, r->key.xid);
+	put32(buf + 28, r->key.prog);
+	put32(buf + 32, r->key.vers);
+	put32(buf + 36, r->key.proc);
+	put64(buf + 40, r->key.cksum);
+	put64(buf + 48, r->received_ms);
+	put64(buf + 56, r->replied_ms);
+	put32(buf + 64, r->reply_len);
+	if (r->reply_len)
+		memcpy(buf + DRC_RECORD_HEADER, r->reply, r->reply_len);
+	put64(buf + DRC_RECORD_HEADER + r->reply_len,
+	      siphash24(drc_hash_key, buf, DRC_RECORD_HEADER + r->reply_len));
+	return (int)total;
+}
+
+int drc_record_decode(const uint8_t *buf, size_t len, struct drc_record *r, size_t *used)
+{
+	if (len < DRC_RECORD_HEADER + 8 || memcmp(buf, DRC_MAGIC, 4) != 0 ||
+	    buf[4] != DRC_VERSION || buf[5] > DRC_REPLIED ||
+	    (buf[6] != AF_INET && buf[6] != AF_INET6))
+		return -EBADMSG;
+	uint32_t rlen = get32(buf + 64);
+	if (rlen > DRC_DEFAULT_MAX_REPLY_SIZE || len < DRC_RECORD_HEADER + (size_t)rlen + 8)
+		return -EBADMSG;
+	if (get64(buf + DRC_RECORD_HEADER + rlen) !=
+	    siphash24(drc_hash_key, buf, DRC_RECORD_HEADER + rlen))
+		return -EBADMSG;
+	memset(r, 0, sizeof(*r));
+	r->state = (enum drc_state)buf[5];
+	r->key.family = buf[6];
+	memcpy(r->key.addr, buf + 8, 16);
+	r->key.xid = get32(buf + 24);
+	r->key.prog = get32(buf + 28);
+	r->key.vers = get32(buf + 32);
+	r->key.proc = get32(buf + 36);
+	r->key.cksum = get64(buf + 40);
+	r->received_ms = get64(buf + 48);
+	r->replied_ms = get64(buf + 56);
+	r->reply_len = rlen;
+	r->reply = rlen ? buf + DRC_RECORD_HEADER : NULL;
+	if (used)
+		*used = DRC_RECORD_HEADER + rlen + 8;
+	return 0;
+}
+
+int drc_load(struct drc *d, const struct drc_record *r)
+{
+	if (r->state != DRC_REPLIED || !r->reply || r->reply_len > d->p.max_reply_size)
+		return -EINVAL;
+	uint64_t hash = drc_key_hash(&r->key);
+	struct drc_entry *e = drc_entry_new(d, &r->key, hash);
+	if (!e || !(e->reply = malloc(r->reply_len))) {
+		free(e);
+		return -ENOMEM;
+	}
+	memcpy(e->reply, r->reply, r->reply_len);
+	e->reply_len = r->reply_len;
+	/* Ages restart here: the partner's clock is not ours. */
+	e->replied_ms = drc_now(d);
+	atomic_store(&e->state, DRC_REPLIED);
+	urcu_bp_read_lock();
+	if (cds_lfht_add_unique(d->ht, hash, drc_match, &e->key, &e->node) != &e->node) {
+		urcu_bp_read_unlock();
+		drc_entry_free(e);
+		return -EEXIST;
+	}
+	atomic_fetch_add(&d->entries, 1);
+	atomic_fetch_add(&d->bytes, e->reply_len);
+	drc_ring_push(d, e);
+	urcu_bp_read_unlock();
+	return 0;
+}
+
+void drc_get_stats(struct drc *d, struct drc_stats *s)
+{
+	s->entries = atomic_load(&d->entries);
+	s->executing = atomic_load(&d->executing);
+	s->hits = atomic_load(&d->hits);
+	s->drops = atomic_load(&d->drops);
+	s->refused = atomic_load(&d->refused);
+	s->evictions = atomic_load(&d->evictions);
+	s->bytes = atomic_load(&d->bytes);
+}
