@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +21,9 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "server/admin/admin.h"
 #include "server/drc/drc.h"
+#include "server/rpc/recguard.h"
 #include "server/export/export.h"
 #include "server/log/log.h"
 #include "server/mount/mount.h"
@@ -237,6 +240,53 @@ static int server_start(struct server *srv)
 	return rpc_server_start(&p, &srv->rpc);
 }
 
+static int cmd_status(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	struct server *srv = arg;
+	(void)argc, (void)argv, (void)msg;
+	fprintf(out, "role single\nversion %s\nnfs_port %u\nmount_port %u\nexports %u\n",
+		TWINFS_VERSION, rpc_server_port(srv->rpc, 0), rpc_server_port(srv->rpc, 1),
+		export_count(srv->exports));
+	for (unsigned i = 0; i < export_count(srv->exports); i++) {
+		const struct config_export *e = export_config(export_at(srv->exports, i));
+		fprintf(out, "export %u %s %s\n", e->id, e->path, e->read_only ? "ro" : "rw");
+	}
+	return 0;
+}
+
+static int cmd_stats(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	struct server *srv = arg;
+	struct drc_stats s = {0};
+	(void)argc, (void)argv, (void)msg;
+	if (srv->drc)
+		drc_get_stats(srv->drc, &s);
+	fprintf(out,
+		"drc %s\ndrc_entries %" PRIu64 "\ndrc_executing %" PRIu64 "\ndrc_hits %" PRIu64
+		"\ndrc_drops %" PRIu64 "\ndrc_refused %" PRIu64 "\ndrc_evictions %" PRIu64
+		"\ndrc_bytes %" PRIu64 "\nmounts %u\nrecords_refused %" PRIu64 "\n",
+		srv->drc ? "on" : "off", s.entries, s.executing, s.hits, s.drops, s.refused,
+		s.evictions, s.bytes, mount_table_count(srv->mounts), recguard_refused());
+	return 0;
+}
+
+static int server_admin(struct server *srv)
+{
+	char path[CONFIG_PATH_MAX + 16];
+	snprintf(path, sizeof(path), "%s/admin.sock", srv->cfg.state_dir);
+	int rc = admin_create(path, &srv->admin);
+	if (rc < 0) {
+		log_error("admin socket %s: %s", path, strerror(-rc));
+		return rc;
+	}
+	admin_add(srv->admin, &(struct admin_command){"status", "status", "role, ports and exports",
+						      cmd_status, srv});
+	admin_add(srv->admin,
+		  &(struct admin_command){"stats", "stats", "request table and server counters",
+					  cmd_stats, srv});
+	return admin_start(srv->admin);
+}
+
 static void server_announce(struct server *srv)
 {
 	const struct rpc_registration regs[] = {{100003, 3, 0}, {100005, 3, 1}};
@@ -257,6 +307,7 @@ static void server_announce(struct server *srv)
 
 static void server_stop(struct server *srv)
 {
+	admin_stop(srv->admin);
 	if (srv->rpc)
 		rpc_server_stop(srv->rpc);
 	export_table_close(srv->exports);
@@ -306,6 +357,10 @@ int main(int argc, char **argv)
 
 	if (server_start(&srv) < 0) {
 		log_error("twinfsd could not start");
+		server_stop(&srv);
+		return EXIT_START;
+	}
+	if (server_admin(&srv) < 0) {
 		server_stop(&srv);
 		return EXIT_START;
 	}

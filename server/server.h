@@ -15,6 +15,7 @@
 
 struct mount_table;
 struct drc;
+struct admin;
 
 struct server {
 	struct twinfs_config cfg;
@@ -22,6 +23,7 @@ struct server {
 	struct rpc_server *rpc;
 	struct mount_table *mounts;
 	struct drc *drc; /* the request table; NULL when `drc = false` */
+	struct admin *admin;
 	/* NFSv3 write verifier (RFC 1813 §3.3.7): changes when unstable data may have
 	 * been lost, i.e. at every start of this node. */
 	uint8_t write_verf[8];
