@@ -10,9 +10,13 @@
  *   - an unknown, surplus or nested block is skipped to its '}' without more errors.
  * Errors are counted without limit; at most CONFIG_MAX_ERRORS are printed.
  *
+ * The one check between blocks (with a pair, the server's bind is a wildcard or the
+ * service address) runs at the end of the file, since either block may come first.
+ *
  * The parser's state is one struct on the stack; the only allocation is config_load()'s
  * read buffer, bounded by CONFIG_MAX_FILE_SIZE.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -48,6 +52,9 @@ struct parser {
 	int key_line[CONFIG__NKEYS]; /* where the current block set each key; 0 if not */
 	uint64_t key_ok;	     /* keys of the current block whose value was accepted */
 	int server_line;
+	int pair_line;
+	int bind_line;	  /* of an accepted `bind`; 0 if none, or rejected */
+	int service_line; /* of an accepted `service_address`; 0 if none */
 	struct export_lines exp[CONFIG_MAX_EXPORTS];
 };
 
@@ -89,17 +96,27 @@ static void enter_block(struct parser *p, int scope, void *base)
 	p->key_ok = 0;
 }
 
-static void open_server(struct parser *p)
+/* A block of which a file has at most one; *first is where it was opened, 0 if not yet. */
+static void open_single(struct parser *p, enum config__block blk, void *base, int *first)
 {
-	if (p->server_line) {
+	const char *name = config__block_name(blk);
+
+	if (*first) {
 		report(p, p->lx.line,
-		       "second 'server' block (the first is at line %d); expected at most one",
-		       p->server_line);
+		       "second '%s' block (the first is at line %d); expected at most one", name,
+		       *first);
 		enter_block(p, SCOPE_SKIP, NULL);
 		return;
 	}
-	p->server_line = p->lx.line;
-	enter_block(p, CONFIG__BLK_SERVER, p->cfg);
+	*first = p->lx.line;
+	enter_block(p, blk, base);
+}
+
+static void open_pair(struct parser *p)
+{
+	open_single(p, CONFIG__BLK_PAIR, &p->cfg->pair, &p->pair_line);
+	if (p->scope == CONFIG__BLK_PAIR)
+		p->cfg->pair.enabled = true;
 }
 
 static void open_export(struct parser *p)
@@ -121,7 +138,7 @@ static void open_export(struct parser *p)
 
 static void on_open(struct parser *p)
 {
-	char names[64];
+	char names[CONFIG__NAMES_MAX];
 	int blk;
 
 	if (p->depth > 0 || p->scope == SCOPE_SKIP) {
@@ -138,9 +155,11 @@ static void on_open(struct parser *p)
 	}
 	blk = config__block_find(p->st.name);
 	if (blk == CONFIG__BLK_SERVER) {
-		open_server(p);
+		open_single(p, CONFIG__BLK_SERVER, p->cfg, &p->server_line);
 	} else if (blk == CONFIG__BLK_EXPORT) {
 		open_export(p);
+	} else if (blk == CONFIG__BLK_PAIR) {
+		open_pair(p);
 	} else {
 		config__list_names(-1, names, sizeof(names));
 		report(p, p->lx.line, "unknown block '%s'; expected one of: %s", p->st.name, names);
@@ -244,6 +263,113 @@ static void finish_server(struct parser *p)
 		       "%d = %u",
 		       cfg->max_record, cfg->max_io, RECORD_HEADROOM,
 		       cfg->max_io + RECORD_HEADROOM);
+	p->bind_line = is_accepted(p, CONFIG__K_BIND) ? p->key_line[CONFIG__K_BIND] : 0;
+}
+
+/* An address as config_parse_client() reads it (an IPv4-mapped one is the IPv4 address
+ * it stands for), so that two spellings of one address compare equal. The values were
+ * accepted by the address setter already. */
+static bool same_address(const char *a, const char *b)
+{
+	struct config_client ca, cb;
+
+	if (config_parse_client(a, &ca) < 0 || config_parse_client(b, &cb) < 0)
+		return false;
+	return ca.family == cb.family && memcmp(ca.addr, cb.addr, sizeof(ca.addr)) == 0;
+}
+
+static bool is_wildcard(const char *a)
+{
+	return same_address(a, "0.0.0.0") || same_address(a, "::");
+}
+
+static bool is_ipv4(const char *a)
+{
+	struct in_addr bin;
+
+	return inet_pton(AF_INET, a, &bin) == 1;
+}
+
+/* Heartbeats against the times built on them. */
+static void check_pair_timers(struct parser *p)
+{
+	const struct config_pair *c = &p->cfg->pair;
+	enum config__key_id hb = CONFIG__K_HEARTBEAT_MS, dead = CONFIG__K_DEAD_MS;
+	enum config__key_id lease = CONFIG__K_LEASE_MS;
+
+	if (is_rejected(p, hb))
+		return;
+	/* One or two heartbeats lost on a busy network must not look like a dead partner. */
+	if (!is_rejected(p, dead) && c->dead_ms < 3 * c->heartbeat_ms)
+		report(p, clash_line(p, dead, hb),
+		       "dead_ms %u is too short for heartbeat_ms %u; expected at least 3 x "
+		       "heartbeat_ms = %u",
+		       c->dead_ms, c->heartbeat_ms, 3 * c->heartbeat_ms);
+	/* The lease is renewed with the heartbeats: one late renewal must not lose it. */
+	if (!is_rejected(p, lease) && c->lease_ms <= 2 * c->heartbeat_ms)
+		report(p, clash_line(p, lease, hb),
+		       "lease_ms %u is too short for heartbeat_ms %u; expected more than 2 x "
+		       "heartbeat_ms = %u",
+		       c->lease_ms, c->heartbeat_ms, 2 * c->heartbeat_ms);
+}
+
+/* The partner's addresses are ones to connect to: a wildcard there connects this node to
+ * itself (Linux takes 0.0.0.0 and :: for the local host), a partner always alive. */
+static void check_peer_address(struct parser *p, enum config__key_id id, const char *addr)
+{
+	if (is_accepted(p, id) && addr[0] != '\0' && is_wildcard(addr))
+		report(p, p->key_line[id],
+		       "%s %s is a wildcard; expected the partner's own address, which this "
+		       "node connects to",
+		       config__key(id)->name, addr);
+}
+
+static void check_pair_addresses(struct parser *p)
+{
+	const struct config_pair *c = &p->cfg->pair;
+	enum config__key_id sa = CONFIG__K_SERVICE_ADDRESS, sp = CONFIG__K_SERVICE_PREFIX;
+	enum config__key_id pa = CONFIG__K_PEER_ADDRESS, la = CONFIG__K_LISTEN_ADDRESS;
+
+	if (is_accepted(p, sa) && !is_rejected(p, sp) && is_ipv4(c->service_address) &&
+	    c->service_prefix > 32)
+		report(p, clash_line(p, sp, sa),
+		       "service_prefix %u is too long for the IPv4 service_address %s; expected "
+		       "1..32 for an IPv4 address",
+		       c->service_prefix, c->service_address);
+	check_peer_address(p, pa, c->peer_address);
+	check_peer_address(p, CONFIG__K_PEER_ADDRESS2, c->peer_address2);
+	if (is_accepted(p, pa) && !is_rejected(p, la) && !is_wildcard(c->listen_address) &&
+	    same_address(c->peer_address, c->listen_address))
+		report(p, clash_line(p, pa, la),
+		       "peer_address and listen_address are both %s; expected the partner's "
+		       "address as peer_address (listen_address is this node's own)",
+		       c->peer_address);
+}
+
+static void finish_pair(struct parser *p)
+{
+	check_required(p);
+	check_pair_timers(p);
+	check_pair_addresses(p);
+	p->service_line =
+	    is_accepted(p, CONFIG__K_SERVICE_ADDRESS) ? p->key_line[CONFIG__K_SERVICE_ADDRESS] : 0;
+}
+
+/* With a pair, clients reach the NFS service at the service address only, and that
+ * address moves between the nodes: an address of this node's own would be served by
+ * this node alone, and not after a takeover. */
+static void check_bind(struct parser *p)
+{
+	const struct twinfs_config *cfg = p->cfg;
+
+	if (!p->bind_line || !p->service_line || is_wildcard(cfg->bind) ||
+	    same_address(cfg->bind, cfg->pair.service_address))
+		return;
+	report(p, p->bind_line,
+	       "bind %s is neither a wildcard nor the pair's service_address %s (line %d); "
+	       "expected 0.0.0.0, :: or %s, because clients mount the service address and "
+	       "it moves between the nodes",
+	       cfg->bind, cfg->pair.service_address, p->service_line, cfg->pair.service_address);
 }
 
 static void close_block(struct parser *p)
@@ -252,6 +378,8 @@ static void close_block(struct parser *p)
 		finish_server(p);
 	else if (p->scope == CONFIG__BLK_EXPORT)
 		finish_export(p);
+	else if (p->scope == CONFIG__BLK_PAIR)
+		finish_pair(p);
 	p->scope = SCOPE_TOP;
 	p->depth = 0;
 }
@@ -276,11 +404,12 @@ static void on_close(struct parser *p)
 static const struct config__key *lookup_key(struct parser *p)
 {
 	const struct config__key *k;
-	char names[256];
+	char names[CONFIG__NAMES_MAX];
 
 	if (p->scope == SCOPE_TOP) {
 		report(p, p->lx.line,
-		       "key '%s' outside of a block; expected it inside 'server {' or 'export {'",
+		       "key '%s' outside of a block; expected it inside 'server {', 'export {' "
+		       "or 'pair {'",
 		       p->st.name);
 		return NULL;
 	}
@@ -348,6 +477,7 @@ static void finish_file(struct parser *p)
 		       p->block);
 		close_block(p);
 	}
+	check_bind(p);
 	if (p->cfg->nexports == 0)
 		report(p, p->lx.line > 0 ? p->lx.line : 1,
 		       "no export block; expected at least one 'export { ... }'");

@@ -20,6 +20,11 @@
  *         path = /srv/share
  *         ...
  *     }
+ *     pair {                          # only on the two nodes of a failover pair
+ *         node_id = 1
+ *         peer_address = 192.0.2.12
+ *         ...
+ *     }
  *
  * Values are a bare word or a "double-quoted string" (backslash escapes \" and \\).
  * Lists are comma-separated. Unknown blocks and keys are errors (a typo must not be
@@ -83,6 +88,42 @@ struct config_export {
 	int line;		   /* where the block starts, for later messages */
 };
 
+/*
+ * pair { }: this node is one of two that share storage and one service (the exports and
+ * the floating service address); DESIGN.md "The pair". Without the block the node serves
+ * alone and `enabled` is false; the other fields then hold their defaults and mean
+ * nothing. The parser sees one node's file only: that the partner's agrees (the other
+ * node_id, the same key, service address and exports) is not checked here. Every time
+ * is in milliseconds.
+ */
+struct config_pair {
+	bool enabled;			/* the block is present */
+	uint32_t node_id;		/* 1 or 2, required; the partner has the other */
+	char listen_address[64];	/* peer link, this side; default "0.0.0.0" */
+	uint16_t listen_port;		/* default 7049 */
+	char peer_address[64];		/* the partner's peer-link address, required */
+	uint16_t peer_port;		/* default 7049 */
+	char peer_address2[64];		/* second link, heartbeats only; "" = none (default) */
+	char key_file[CONFIG_PATH_MAX]; /* shared secret for HMAC-SHA256, required */
+	char service_address[64];	/* the floating address clients mount, required */
+	unsigned service_prefix;	/* 1..128 (1..32 for IPv4), default 24 */
+	char service_interface[16];	/* where the service address goes, required */
+	bool preferred;		     /* serves when both start and nobody serves; default false */
+	uint32_t heartbeat_ms;	     /* default 200, 20..10000 */
+	uint32_t dead_ms;	     /* default 1000, >= 3 x heartbeat_ms */
+	uint32_t drain_timeout_ms;   /* default 10000 */
+	uint32_t release_timeout_ms; /* how long a standby waits for RELEASED; default 30000 */
+	uint32_t stay_down_ms;	     /* STAY_DOWN period; default 1000 */
+	char release_hook[CONFIG_PATH_MAX];  /* "" = none (default) */
+	char acquire_hook[CONFIG_PATH_MAX];  /* "" = none (default) */
+	char fence_command[CONFIG_PATH_MAX]; /* "" = none (default) */
+	char lease_path[CONFIG_PATH_MAX];    /* storage lease file; "" = none (default) */
+	uint32_t lease_ms;		     /* default 3000, > 2 x heartbeat_ms */
+	uint32_t probe_interval_ms;	     /* default 1000 */
+	uint32_t probe_timeout_ms;	     /* default 2000 */
+	uint32_t stuck_request_ms; /* a request EXECUTING longer is a fault; default 30000 */
+};
+
 struct twinfs_config {
 	/* server { } */
 	char bind[64];		  /* default "0.0.0.0" */
@@ -102,11 +143,15 @@ struct twinfs_config {
 	enum config_log_dest log_dest;	 /* log = stderr | syslog; default stderr */
 	enum config_log_level log_level; /* log_level = error|warn|info|debug; default info */
 
+	/* pair { } */
+	struct config_pair pair; /* enabled = false without the block */
+
 	struct config_export exports[CONFIG_MAX_EXPORTS];
 	unsigned nexports; /* >= 1 */
 };
 
-/* Defaults for everything, no exports. */
+/* Defaults for everything, no exports, no pair (pair.enabled = false, its other fields
+ * at their defaults). */
 void config_defaults(struct twinfs_config *cfg);
 
 /*
@@ -115,7 +160,8 @@ void config_defaults(struct twinfs_config *cfg);
  *     FILE:LINE: what is wrong; expected what
  * (at most CONFIG_MAX_ERRORS lines, then "FILE: N more errors").
  * Semantic checks (duplicate export ids or pseudo paths, a relative path, an export
- * without clients, a port clash) are reported in the same pass.
+ * without clients, a port clash, the pair's timers and addresses) are reported in the
+ * same pass.
  */
 int config_load(const char *path, struct twinfs_config *cfg, FILE *errs);
 

@@ -63,6 +63,7 @@ bool config__lex_next(struct config__lexer *lx, struct config__stmt *st);
 enum config__block {
 	CONFIG__BLK_SERVER = 0,
 	CONFIG__BLK_EXPORT,
+	CONFIG__BLK_PAIR,
 	CONFIG__NBLOCKS,
 };
 
@@ -95,6 +96,30 @@ enum config__key_id {
 	CONFIG__K_ANONUID,
 	CONFIG__K_ANONGID,
 	CONFIG__K_SECURE,
+	CONFIG__K_NODE_ID,
+	CONFIG__K_LISTEN_ADDRESS,
+	CONFIG__K_LISTEN_PORT,
+	CONFIG__K_PEER_ADDRESS,
+	CONFIG__K_PEER_PORT,
+	CONFIG__K_PEER_ADDRESS2,
+	CONFIG__K_KEY_FILE,
+	CONFIG__K_SERVICE_ADDRESS,
+	CONFIG__K_SERVICE_PREFIX,
+	CONFIG__K_SERVICE_INTERFACE,
+	CONFIG__K_PREFERRED,
+	CONFIG__K_HEARTBEAT_MS,
+	CONFIG__K_DEAD_MS,
+	CONFIG__K_DRAIN_TIMEOUT_MS,
+	CONFIG__K_RELEASE_TIMEOUT_MS,
+	CONFIG__K_STAY_DOWN_MS,
+	CONFIG__K_RELEASE_HOOK,
+	CONFIG__K_ACQUIRE_HOOK,
+	CONFIG__K_FENCE_COMMAND,
+	CONFIG__K_LEASE_PATH,
+	CONFIG__K_LEASE_MS,
+	CONFIG__K_PROBE_INTERVAL_MS,
+	CONFIG__K_PROBE_TIMEOUT_MS,
+	CONFIG__K_STUCK_REQUEST_MS,
 	CONFIG__NKEYS,
 };
 
@@ -107,24 +132,26 @@ enum config__type {
 	CONFIG__T_STRING,
 	CONFIG__T_PATH,
 	CONFIG__T_ADDRESS,
+	CONFIG__T_IFNAME, /* a network interface name, as the kernel allows it */
 	CONFIG__T_CLIENTS,
 	CONFIG__NTYPES,
 };
 
 #define CONFIG__REQUIRED 0x1u /* every block of its kind must set it */
+#define CONFIG__NONE_OK	 0x2u /* "" is accepted and means none (optional paths, addresses) */
 
 struct config__key {
 	const char *name;
 	enum config__block block;
 	enum config__type type;
-	size_t offset;		  /* of the field in struct twinfs_config or struct config_export */
+	size_t offset;		  /* of the field in the struct its block fills */
 	size_t size;		  /* of that field */
 	uint64_t min;		  /* numbers: smallest value; strings: shortest length */
 	uint64_t max;		  /* numbers: largest value; strings: longest length */
 	const char *const *names; /* enums: value i is called names[i]; NULL-terminated */
 	const char *def;	  /* default, written as in a file; NULL if none */
 	const char *def_doc;	  /* how the reference shows a NULL default */
-	unsigned flags;		  /* CONFIG__REQUIRED */
+	unsigned flags;		  /* CONFIG__REQUIRED, CONFIG__NONE_OK */
 	const char *help;
 };
 
@@ -133,7 +160,9 @@ const struct config__key *config__key_find(enum config__block blk, const char *n
 int config__block_find(const char *name); /* enum config__block or -ENOENT */
 const char *config__block_name(enum config__block blk);
 
-/* "a, b, c": the names of the blocks (blk < 0) or of the keys of one block. */
+/* "a, b, c": the names of the blocks (blk < 0) or of the keys of one block. A buffer of
+ * CONFIG__NAMES_MAX holds any such list whole. */
+#define CONFIG__NAMES_MAX (CONFIG__NKEYS * (CONFIG__NAME_MAX + 2))
 void config__list_names(int blk, char *buf, size_t n);
 
 /*

@@ -29,6 +29,11 @@
 #define EXP(m)                                                                                     \
 	.block = CONFIG__BLK_EXPORT, .offset = offsetof(struct config_export, m),                  \
 	.size = sizeof(((struct config_export *)0)->m)
+#define PAIR(m)                                                                                    \
+	.block = CONFIG__BLK_PAIR, .offset = offsetof(struct config_pair, m),                      \
+	.size = sizeof(((struct config_pair *)0)->m)
+
+#define ADDR_MAX 63 /* characters in an address field of 64 bytes */
 
 static const char *const access_names[] = {"rw", "ro", NULL}; /* index = read_only */
 static const char *const squash_names[] = {
@@ -45,9 +50,11 @@ static const char *const level_names[] = {
 };
 
 static const struct config__key keys[CONFIG__NKEYS] = {
-    [CONFIG__K_BIND] = {"bind", SRV(bind), .type = CONFIG__T_ADDRESS, .max = 63, .def = "0.0.0.0",
+    [CONFIG__K_BIND] = {"bind", SRV(bind), .type = CONFIG__T_ADDRESS, .max = ADDR_MAX,
+			.def = "0.0.0.0",
 			.help = "Address the NFS and MOUNT services listen on: 0.0.0.0 is "
-				"every IPv4 address, :: every IPv6 address."},
+				"every IPv4 address, :: every IPv6 address. With a pair "
+				"block, a wildcard or the pair's service_address."},
     [CONFIG__K_NFS_PORT] = {"nfs_port", SRV(nfs_port), .type = CONFIG__T_PORT, .min = 1,
 			    .max = 65535, .def = "2049", .help = "Port of the NFS service."},
     [CONFIG__K_MOUNT_PORT] = {"mount_port", SRV(mount_port), .type = CONFIG__T_PORT, .min = 1,
@@ -134,6 +141,132 @@ static const struct config__key keys[CONFIG__NKEYS] = {
     [CONFIG__K_SECURE] = {"secure", EXP(secure), .type = CONFIG__T_BOOL, .def = "false",
 			  .help = "Accept requests only from a source port below 1024, "
 				  "which only root can bind on the client."},
+
+    /* pair { }: the times are in milliseconds; the checks between them are in config.c */
+    [CONFIG__K_NODE_ID] = {"node_id", PAIR(node_id), .type = CONFIG__T_UINT, .min = 1, .max = 2,
+			   .flags = CONFIG__REQUIRED,
+			   .help = "This node's number in the pair: 1 on one node, 2 on the "
+				   "other. Every peer-link message carries it, so that a node "
+				   "never takes its own messages for its partner's."},
+    [CONFIG__K_LISTEN_ADDRESS] = {"listen_address", PAIR(listen_address), .type = CONFIG__T_ADDRESS,
+				  .max = ADDR_MAX, .def = "0.0.0.0",
+				  .help = "Where the peer link listens for the partner: this "
+					  "node's address on the network the two share, or "
+					  "0.0.0.0 (every IPv4 address) or :: (every IPv6 "
+					  "address)."},
+    [CONFIG__K_LISTEN_PORT] = {"listen_port", PAIR(listen_port), .type = CONFIG__T_PORT, .min = 1,
+			       .max = 65535, .def = "7049",
+			       .help = "Port the peer link listens on."},
+    [CONFIG__K_PEER_ADDRESS] = {"peer_address", PAIR(peer_address), .type = CONFIG__T_ADDRESS,
+				.max = ADDR_MAX, .flags = CONFIG__REQUIRED,
+				.help = "The partner's peer-link address (its listen_address), "
+					"which this node connects to. Not this node's own "
+					"listen_address."},
+    [CONFIG__K_PEER_PORT] = {"peer_port", PAIR(peer_port), .type = CONFIG__T_PORT, .min = 1,
+			     .max = 65535, .def = "7049",
+			     .help = "The partner's peer-link port (its listen_port)."},
+    [CONFIG__K_PEER_ADDRESS2] = {"peer_address2", PAIR(peer_address2), .type = CONFIG__T_ADDRESS,
+				 .max = ADDR_MAX, .def = "", .flags = CONFIG__NONE_OK,
+				 .help = "A second address of the partner, on another network, "
+					 "for a second link that carries heartbeats only: the "
+					 "partner is taken for dead only when every link is "
+					 "silent. Empty: one link."},
+    [CONFIG__K_KEY_FILE] = {"key_file", PAIR(key_file), .type = CONFIG__T_PATH, .min = 1,
+			    .max = CONFIG_PATH_MAX - 1, .flags = CONFIG__REQUIRED,
+			    .help = "File holding the pair's shared secret, a copy of the same "
+				    "file on both nodes: every peer-link message carries an "
+				    "HMAC-SHA256 made with it. Read at start: 32 to 1024 bytes, "
+				    "owned by root, mode 0600 or 0400 (docs/peer-protocol.md)."},
+    [CONFIG__K_SERVICE_ADDRESS] =
+	{"service_address", PAIR(service_address), .type = CONFIG__T_ADDRESS, .max = ADDR_MAX,
+	 .flags = CONFIG__REQUIRED,
+	 .help = "The floating address clients mount. One node of the "
+		 "pair holds it and it moves on a takeover, so the "
+		 "server's bind must be a wildcard or this address."},
+    [CONFIG__K_SERVICE_PREFIX] = {"service_prefix", PAIR(service_prefix), .type = CONFIG__T_UINT,
+				  .min = 1, .max = 128, .def = "24",
+				  .help = "Prefix length the service address gets on "
+					  "service_interface: at most 32 for an IPv4 "
+					  "address."},
+    [CONFIG__K_SERVICE_INTERFACE] = {"service_interface", PAIR(service_interface),
+				     .type = CONFIG__T_IFNAME, .min = 1, .max = 15,
+				     .flags = CONFIG__REQUIRED,
+				     .help = "Network interface the service address is added "
+					     "to, such as eth0."},
+    [CONFIG__K_PREFERRED] = {"preferred", PAIR(preferred), .type = CONFIG__T_BOOL, .def = "false",
+			     .help = "When both nodes start and neither serves, the preferred "
+				     "one takes the service. True on one node of the pair "
+				     "only."},
+    [CONFIG__K_HEARTBEAT_MS] = {"heartbeat_ms", PAIR(heartbeat_ms), .type = CONFIG__T_UINT,
+				.min = 20, .max = 10000, .def = "200",
+				.help = "Milliseconds between two heartbeats on each peer "
+					"link."},
+    [CONFIG__K_DEAD_MS] = {"dead_ms", PAIR(dead_ms), .type = CONFIG__T_UINT, .min = 100,
+			   .max = 60000, .def = "1000",
+			   .help = "Milliseconds without a heartbeat on every link after which "
+				   "the partner is taken for dead and an unplanned takeover "
+				   "starts (after fencing). At least 3 x heartbeat_ms."},
+    [CONFIG__K_DRAIN_TIMEOUT_MS] = {"drain_timeout_ms", PAIR(drain_timeout_ms),
+				    .type = CONFIG__T_UINT, .min = 100, .max = 600000,
+				    .def = "10000",
+				    .help = "Milliseconds a releasing node waits for its "
+					    "requests in flight to complete before it releases "
+					    "the service anyway."},
+    [CONFIG__K_RELEASE_TIMEOUT_MS] = {"release_timeout_ms", PAIR(release_timeout_ms),
+				      .type = CONFIG__T_UINT, .min = 100, .max = 600000,
+				      .def = "30000",
+				      .help = "Milliseconds a standby waits for the partner's "
+					      "RELEASED after asking it to shut down."},
+    [CONFIG__K_STAY_DOWN_MS] = {"stay_down_ms", PAIR(stay_down_ms), .type = CONFIG__T_UINT,
+				.min = 20, .max = 60000, .def = "1000",
+				.help = "Milliseconds between two STAY_DOWN messages that the "
+					"node holding the partner's service sends it."},
+    [CONFIG__K_RELEASE_HOOK] = {"release_hook", PAIR(release_hook), .type = CONFIG__T_PATH,
+				.min = 1, .max = CONFIG_PATH_MAX - 1, .def = "",
+				.flags = CONFIG__NONE_OK,
+				.help = "Command run when this node has released the service "
+					"(requests done, exports closed, address removed), before "
+					"it says RELEASED; in quotes when it has arguments. Empty: "
+					"none."},
+    [CONFIG__K_ACQUIRE_HOOK] = {"acquire_hook", PAIR(acquire_hook), .type = CONFIG__T_PATH,
+				.min = 1, .max = CONFIG_PATH_MAX - 1, .def = "",
+				.flags = CONFIG__NONE_OK,
+				.help = "Command run when this node takes the service, before "
+					"it adds the address and serves; in quotes when it has "
+					"arguments. Empty: none."},
+    [CONFIG__K_FENCE_COMMAND] = {"fence_command", PAIR(fence_command), .type = CONFIG__T_PATH,
+				 .min = 1, .max = CONFIG_PATH_MAX - 1, .def = "",
+				 .flags = CONFIG__NONE_OK,
+				 .help = "External fencing command (a power switch, for "
+					 "example) run before an unplanned takeover, to make "
+					 "sure the partner has stopped; in quotes when it has "
+					 "arguments. Empty: none."},
+    [CONFIG__K_LEASE_PATH] = {"lease_path", PAIR(lease_path), .type = CONFIG__T_PATH, .min = 1,
+			      .max = CONFIG_PATH_MAX - 1, .def = "", .flags = CONFIG__NONE_OK,
+			      .help = "File on the shared storage holding the lease: each node "
+				      "renews its record, a node that cannot renew stops serving "
+				      "before its lease runs out, and the partner takes over only "
+				      "once that lease has expired. Empty: no lease."},
+    [CONFIG__K_LEASE_MS] = {"lease_ms", PAIR(lease_ms), .type = CONFIG__T_UINT, .min = 500,
+			    .max = 600000, .def = "3000",
+			    .help = "Milliseconds a lease lasts after its last renewal. More "
+				    "than 2 x heartbeat_ms."},
+    [CONFIG__K_PROBE_INTERVAL_MS] = {"probe_interval_ms", PAIR(probe_interval_ms),
+				     .type = CONFIG__T_UINT, .min = 100, .max = 600000,
+				     .def = "1000",
+				     .help = "Milliseconds between two health probes of this "
+					     "node's exports and storage."},
+    [CONFIG__K_PROBE_TIMEOUT_MS] = {"probe_timeout_ms", PAIR(probe_timeout_ms),
+				    .type = CONFIG__T_UINT, .min = 100, .max = 600000,
+				    .def = "2000",
+				    .help = "Milliseconds after which a health probe that has "
+					    "not answered counts as a fault."},
+    [CONFIG__K_STUCK_REQUEST_MS] = {"stuck_request_ms", PAIR(stuck_request_ms),
+				    .type = CONFIG__T_UINT, .min = 1000, .max = 3600000,
+				    .def = "30000",
+				    .help = "A request EXECUTING for longer than this many "
+					    "milliseconds is a fault (a hung storage call, for "
+					    "example)."},
 };
 
 static const struct {
@@ -146,6 +279,12 @@ static const struct {
     [CONFIG__BLK_EXPORT] = {"export", 1, CONFIG_MAX_EXPORTS,
 			    "One directory offered to clients. id, path and clients are "
 			    "required."},
+    [CONFIG__BLK_PAIR] = {"pair", 0, 1,
+			  "Makes this node one of a failover pair: the partner, the peer "
+			  "link, the service address clients mount, the timers and the "
+			  "hooks. node_id, peer_address, key_file, service_address and "
+			  "service_interface are required. Without the block the node "
+			  "serves alone, without failover."},
 };
 
 const struct config__key *config__key(enum config__key_id id)
@@ -230,6 +369,12 @@ __attribute__((format(printf, 3, 4))) static int reject(char *why, size_t n, con
 static void *field_of(const struct config__key *k, void *base)
 {
 	return (char *)base + k->offset;
+}
+
+/* Appended to what an optional path or address expects. */
+static const char *none_hint(const struct config__key *k)
+{
+	return (k->flags & CONFIG__NONE_OK) ? ", or \"\" for none" : "";
 }
 
 /* Stores into an unsigned field of 1, 2, 4 or 8 bytes (enums and bools included). */
@@ -427,8 +572,8 @@ static int set_path(const struct config__key *k, void *base, const char *v, bool
 	if (v[0] != '/')
 		return reject(why, n,
 			      "path '%s' for '%s' is relative; expected an absolute path "
-			      "starting with '/'",
-			      config__excerpt(x, sizeof(x), v), k->name);
+			      "starting with '/'%s",
+			      config__excerpt(x, sizeof(x), v), k->name, none_hint(k));
 	f = field_of(k, base);
 	len = strlen(v);
 	memcpy(f, v, len + 1);
@@ -454,9 +599,35 @@ static int set_address(const struct config__key *k, void *base, const char *v, b
 	    (inet_pton(AF_INET, v, bin) != 1 && inet_pton(AF_INET6, v, bin) != 1))
 		return reject(why, n,
 			      "value '%s' for '%s' is not an IP address; expected an IPv4 or "
-			      "IPv6 address such as 0.0.0.0 or ::",
-			      config__excerpt(x, sizeof(x), v), k->name);
+			      "IPv6 address such as 0.0.0.0 or ::%s",
+			      config__excerpt(x, sizeof(x), v), k->name, none_hint(k));
 	memcpy(field_of(k, base), v, strlen(v) + 1);
+	return 0;
+}
+
+static void bounds_ifname(const struct config__key *k, char *buf, size_t n)
+{
+	snprintf(buf, n, "%llu..%llu characters, no '/', ':' or blanks", (unsigned long long)k->min,
+		 (unsigned long long)k->max);
+}
+
+/* The kernel's rule for a device name (dev_valid_name() in net/core/dev.c): shorter than
+ * IFNAMSIZ, not "." or "..", and no '/', ':' or white space. A ':' would be an address
+ * label such as eth0:1, which is not a device the address can be added to. */
+static int set_ifname(const struct config__key *k, void *base, const char *v, bool quoted,
+		      char *why, size_t n)
+{
+	char b[64], x[80];
+
+	if (check_string(k, v, quoted, why, n) < 0)
+		return -EINVAL;
+	bounds_ifname(k, b, sizeof(b));
+	if (strpbrk(v, "/: \t") || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+		return reject(why, n,
+			      "value '%s' for '%s' is not an interface name; expected %s, "
+			      "such as eth0",
+			      config__excerpt(x, sizeof(x), v), k->name, b);
+	memcpy(field_of(k, base), v, strlen(v) + 1); /* fits: len <= max < size */
 	return 0;
 }
 
@@ -547,12 +718,17 @@ static const struct {
     [CONFIG__T_STRING] = {"string", set_string, bounds_string},
     [CONFIG__T_PATH] = {"path", set_path, bounds_path},
     [CONFIG__T_ADDRESS] = {"address", set_address, bounds_address},
+    [CONFIG__T_IFNAME] = {"interface", set_ifname, bounds_ifname},
     [CONFIG__T_CLIENTS] = {"client list", set_clients, bounds_clients},
 };
 
 int config__set(const struct config__key *k, void *base, const char *value, bool quoted, char *why,
 		size_t whylen)
 {
+	if ((k->flags & CONFIG__NONE_OK) && value[0] == '\0') {
+		*(char *)field_of(k, base) = '\0'; /* a string field: "" is none */
+		return 0;
+	}
 	return types[k->type].set(k, base, value, quoted, why, whylen);
 }
 
@@ -572,6 +748,7 @@ void config_defaults(struct twinfs_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	config__apply_defaults(CONFIG__BLK_SERVER, cfg);
+	config__apply_defaults(CONFIG__BLK_PAIR, &cfg->pair); /* enabled stays false */
 }
 
 /* ---- the reference ---- */
@@ -602,7 +779,7 @@ static void print_key(FILE *out, const struct config__key *k)
 	types[k->type].bounds(k, b, sizeof(b));
 	fprintf(out, "| `%s` | %s | ", k->name, types[k->type].name);
 	print_default(out, k);
-	fprintf(out, " | %s | %s |\n", b, k->help);
+	fprintf(out, " | %s%s | %s |\n", b, none_hint(k), k->help);
 }
 
 static void print_block(FILE *out, enum config__block blk)

@@ -21,7 +21,12 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include <fcntl.h>
+
+#include "failover/pair/pair.h"
+#include "failover/peer/peer.h"
 #include "server/admin/admin.h"
+#include "server/export/siphash.h"
 #include "server/drc/drc.h"
 #include "server/rpc/recguard.h"
 #include "server/export/export.h"
@@ -199,7 +204,7 @@ static const struct prog_desc *const programs[] = {&nfs3_program, &mount3_progra
 static void server_dispatch(void *arg, struct rpc_req *req)
 {
 	struct server *srv = arg;
-	dispatch_request(srv, srv->drc, srv->progs, srv->nprogs, req);
+	dispatch_request(srv, srv->drc, srv->progs, srv->nprogs, atomic_load(&srv->serving), req);
 }
 
 static int server_start(struct server *srv)
@@ -224,6 +229,7 @@ static int server_start(struct server *srv)
 	srv->mounts = mount_table_new();
 	if (!srv->mounts || getrandom(srv->write_verf, sizeof(srv->write_verf), 0) < 0)
 		return -ENOMEM;
+	atomic_store(&srv->serving, !srv->cfg.pair.enabled);
 	srv->progs = programs;
 	srv->nprogs = sizeof(programs) / sizeof(programs[0]);
 	if (!dispatch_tables_ok(srv->progs, srv->nprogs))
@@ -240,12 +246,173 @@ static int server_start(struct server *srv)
 	return rpc_server_start(&p, &srv->rpc);
 }
 
+/* ---- what the pair asks of this server (failover/pair/pair.h) ---- */
+
+static void ops_set_serving(void *arg, bool on)
+{
+	struct server *srv = arg;
+	atomic_store(&srv->serving, on);
+	if (srv->drc)
+		drc_set_admitting(srv->drc, on);
+}
+
+static int ops_drain(void *arg, uint32_t timeout_ms)
+{
+	struct server *srv = arg;
+	uint64_t left = 0;
+	if (!srv->drc)
+		return 0;
+	drc_set_admitting(srv->drc, false);
+	int rc = drc_wait_idle(srv->drc, timeout_ms, &left);
+	if (rc < 0)
+		log_warn("drain: %" PRIu64 " requests still executing after %u ms", left,
+			 timeout_ms);
+	return rc;
+}
+
+/* syncfs of every export: unstable WRITEs reach stable storage before release. */
+static int ops_flush(void *arg)
+{
+	struct server *srv = arg;
+	int rc = 0;
+	for (unsigned i = 0; i < export_count(srv->exports); i++) {
+		const struct config_export *e = export_config(export_at(srv->exports, i));
+		if (strcmp(e->fsal, "vfs") != 0)
+			continue;
+		int fd = open(e->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || syncfs(fd) < 0) {
+			rc = -errno;
+			log_error("flush of export %u (%s): %s", e->id, e->path, strerror(errno));
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	return rc;
+}
+
+static void ops_close_clients(void *arg)
+{
+	struct server *srv = arg;
+	rpc_server_close_clients(srv->rpc);
+}
+
+static void ops_bump_verifier(void *arg)
+{
+	struct server *srv = arg;
+	if (getrandom(srv->write_verf, sizeof(srv->write_verf), 0) < 0)
+		srv->write_verf[0]++;
+	log_info("new write verifier: clients resend their uncommitted writes");
+}
+
+static void ops_get_verifier(void *arg, uint8_t verf[8])
+{
+	struct server *srv = arg;
+	memcpy(verf, srv->write_verf, 8);
+}
+
+static void ops_set_verifier(void *arg, const uint8_t verf[8])
+{
+	struct server *srv = arg;
+	memcpy(srv->write_verf, verf, 8);
+}
+
+static int ops_storage_check(void *arg, char *why, size_t len)
+{
+	struct server *srv = arg;
+	for (unsigned i = 0; i < export_count(srv->exports); i++) {
+		const struct export *e = export_at(srv->exports, i);
+		struct fsobj root;
+		struct fsal_attr a;
+		struct fsal_statfs sf;
+		export_root(e, &root);
+		int rc = root.ops->getattr(root.fs, &root.key, &a);
+		if (rc == 0)
+			rc = root.ops->statfs(root.fs, &root.key, &sf);
+		if (rc < 0) {
+			snprintf(why, len, "export %u (%s): %s", export_config(e)->id,
+				 export_config(e)->path, strerror(-rc));
+			return rc;
+		}
+	}
+	return 0;
+}
+
+struct mirror_fill {
+	uint8_t *buf;
+	size_t cap;
+	uint32_t used, count;
+};
+
+static bool mirror_add_one(void *arg, const struct drc_record *r)
+{
+	struct mirror_fill *f = arg;
+	uint8_t rec[DRC_RECORD_MAX];
+	if (r->state != DRC_REPLIED)
+		return true;
+	int n = drc_record_encode(r, rec, sizeof(rec));
+	return n < 0 || peer_mirror_add(f->buf, f->cap, &f->used, &f->count, rec, (uint32_t)n) == 0;
+}
+
+static uint32_t ops_mirror_collect(void *arg, uint8_t *buf, size_t cap, uint32_t *used)
+{
+	struct server *srv = arg;
+	struct mirror_fill f = {buf, cap, 0, 0};
+	if (srv->drc)
+		drc_snapshot(srv->drc, mirror_add_one, &f);
+	*used = f.used;
+	return f.count;
+}
+
+static int ops_mirror_load(void *arg, const uint8_t *rec, size_t len)
+{
+	struct server *srv = arg;
+	struct drc_record r;
+	if (!srv->drc || drc_record_decode(rec, len, &r, NULL) < 0)
+		return -EINVAL;
+	return drc_load(srv->drc, &r);
+}
+
+/* Equal on two nodes that serve the same exports: ids and paths. */
+static uint64_t exports_fingerprint(const struct twinfs_config *cfg)
+{
+	static const uint8_t key[16] = "twinfs-exportsfp";
+	uint64_t fp = 0;
+	for (unsigned i = 0; i < cfg->nexports; i++) {
+		const struct config_export *e = &cfg->exports[i];
+		fp ^= siphash24(key, e->path, strlen(e->path)) + e->id;
+	}
+	return fp;
+}
+
+static int server_pair(struct server *srv)
+{
+	if (!srv->cfg.pair.enabled)
+		return 0;
+	struct pair_ops ops = {
+	    .arg = srv,
+	    .set_serving = ops_set_serving,
+	    .drain = ops_drain,
+	    .flush = ops_flush,
+	    .close_clients = ops_close_clients,
+	    .bump_verifier = ops_bump_verifier,
+	    .get_verifier = ops_get_verifier,
+	    .set_verifier = ops_set_verifier,
+	    .storage_check = ops_storage_check,
+	    .mirror_collect = ops_mirror_collect,
+	    .mirror_load = ops_mirror_load,
+	};
+	int rc = pair_create(&srv->cfg.pair, exports_fingerprint(&srv->cfg), &ops, &srv->pair);
+	return rc < 0 ? rc : pair_start(srv->pair, srv->admin);
+}
+
 static int cmd_status(void *arg, int argc, char **argv, FILE *out, char *msg)
 {
 	struct server *srv = arg;
 	(void)argc, (void)argv, (void)msg;
-	fprintf(out, "role single\nversion %s\nnfs_port %u\nmount_port %u\nexports %u\n",
-		TWINFS_VERSION, rpc_server_port(srv->rpc, 0), rpc_server_port(srv->rpc, 1),
+	fprintf(out, "role %s\nserving %s\nversion %s\nnfs_port %u\nmount_port %u\nexports %u\n",
+		srv->pair ? pair_role_name(srv->pair) : "single",
+		atomic_load(&srv->serving) ? "yes" : "no", TWINFS_VERSION,
+		rpc_server_port(srv->rpc, 0), rpc_server_port(srv->rpc, 1),
 		export_count(srv->exports));
 	for (unsigned i = 0; i < export_count(srv->exports); i++) {
 		const struct config_export *e = export_config(export_at(srv->exports, i));
@@ -284,7 +451,9 @@ static int server_admin(struct server *srv)
 	admin_add(srv->admin,
 		  &(struct admin_command){"stats", "stats", "request table and server counters",
 					  cmd_stats, srv});
-	return admin_start(srv->admin);
+	/* The pair adds its commands before the socket starts answering. */
+	rc = server_pair(srv);
+	return rc < 0 ? rc : admin_start(srv->admin);
 }
 
 static void server_announce(struct server *srv)
@@ -308,6 +477,7 @@ static void server_announce(struct server *srv)
 static void server_stop(struct server *srv)
 {
 	admin_stop(srv->admin);
+	pair_stop(srv->pair);
 	if (srv->rpc)
 		rpc_server_stop(srv->rpc);
 	export_table_close(srv->exports);

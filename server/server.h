@@ -6,6 +6,8 @@
 #ifndef TWINFS_SERVER_SERVER_H
 #define TWINFS_SERVER_SERVER_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config/config.h"
@@ -16,6 +18,7 @@
 struct mount_table;
 struct drc;
 struct admin;
+struct pair;
 
 struct server {
 	struct twinfs_config cfg;
@@ -24,9 +27,12 @@ struct server {
 	struct mount_table *mounts;
 	struct drc *drc; /* the request table; NULL when `drc = false` */
 	struct admin *admin;
+	struct pair *pair; /* NULL for a single node */
 	/* NFSv3 write verifier (RFC 1813 §3.3.7): changes when unstable data may have
 	 * been lost, i.e. at every start of this node. */
 	uint8_t write_verf[8];
+	/* false while a pair node stands by or after it released the service */
+	_Atomic bool serving;
 	const struct prog_desc *const *progs;
 	unsigned nprogs;
 };

@@ -106,7 +106,9 @@ static int vip_hwaddr(int fd, const char *iface, uint8_t mac[ETH_ALEN], int *ifi
 {
 	struct ifreq ifr;
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", iface);
+	if (strlen(iface) >= sizeof(ifr.ifr_name))
+		return -ENAMETOOLONG;
+	memcpy(ifr.ifr_name, iface, strlen(iface) + 1);
 	if (ioctl(fd, SIOCGIFINDEX, &ifr) < 0)
 		return -errno;
 	*ifindex = ifr.ifr_ifindex;

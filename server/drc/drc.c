@@ -240,6 +240,10 @@ static enum drc_verdict drc_existing(struct drc *d, struct drc_entry *e, void *b
 		atomic_fetch_add(&d->drops, 1);
 		return DRC_IN_PROGRESS;
 	}
+	/* Expired but not evicted yet (eviction is bounded per call): never replay
+	 * it. The call runs again, untracked; the ring removes the old entry. */
+	if (drc_now(d) - e->replied_ms > d->p.max_age_ms)
+		return DRC_NEW;
 	if (!e->reply || e->reply_len > buflen)
 		return DRC_NEW; /* nothing saved: the caller runs it again */
 	memcpy(buf, e->reply, e->reply_len);
@@ -281,14 +285,20 @@ enum drc_verdict drc_begin(struct drc *d, const struct drc_key *k, struct drc_en
 		urcu_bp_read_unlock();
 		return v;
 	}
+	/* Count the call as executing before looking at `admitting`: a drain clears
+	 * `admitting` before it reads the count, so either it sees this call or this
+	 * call sees the drain (both sequentially consistent). */
+	atomic_fetch_add(&d->executing, 1);
 	if (!atomic_load(&d->admitting)) {
 		urcu_bp_read_unlock();
+		atomic_fetch_sub(&d->executing, 1);
 		atomic_fetch_add(&d->refused, 1);
 		return DRC_NOT_ADMITTED;
 	}
 	struct drc_entry *e = drc_entry_new(d, k, hash);
 	if (!e) {
 		urcu_bp_read_unlock();
+		atomic_fetch_sub(&d->executing, 1);
 		return DRC_NEW; /* untracked; still served */
 	}
 	node = cds_lfht_add_unique(d->ht, hash, drc_match, k, &e->node);
@@ -297,11 +307,11 @@ enum drc_verdict drc_begin(struct drc *d, const struct drc_key *k, struct drc_en
 		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), buf, buflen,
 				 len);
 		urcu_bp_read_unlock();
+		atomic_fetch_sub(&d->executing, 1);
 		free(e);
 		return v == DRC_NEW ? DRC_IN_PROGRESS : v;
 	}
 	atomic_fetch_add(&d->entries, 1);
-	atomic_fetch_add(&d->executing, 1);
 	urcu_bp_read_unlock();
 	*entry = e;
 	return DRC_NEW;
@@ -311,11 +321,13 @@ void drc_finish(struct drc *d, struct drc_entry *e, const void *reply, size_t le
 {
 	if (!e)
 		return;
-	atomic_fetch_sub(&d->executing, 1);
+	/* The executing count drops only once the entry has left EXECUTING, so a
+	 * drain that saw zero finds no running entry in its snapshot. */
 	urcu_bp_read_lock();
 	if (!reply || len > d->p.max_reply_size || !(e->reply = malloc(len ? len : 1))) {
 		drc_remove(d, e);
 		urcu_bp_read_unlock();
+		atomic_fetch_sub(&d->executing, 1);
 		return;
 	}
 	memcpy(e->reply, reply, len);
@@ -323,6 +335,7 @@ void drc_finish(struct drc *d, struct drc_entry *e, const void *reply, size_t le
 	e->replied_ms = drc_now(d);
 	atomic_fetch_add(&d->bytes, len);
 	atomic_store_explicit(&e->state, DRC_REPLIED, memory_order_release);
+	atomic_fetch_sub(&d->executing, 1);
 	drc_ring_push(d, e);
 	drc_expire(d);
 	urcu_bp_read_unlock();
@@ -332,10 +345,10 @@ void drc_abort(struct drc *d, struct drc_entry *e)
 {
 	if (!e)
 		return;
-	atomic_fetch_sub(&d->executing, 1);
 	urcu_bp_read_lock();
 	drc_remove(d, e);
 	urcu_bp_read_unlock();
+	atomic_fetch_sub(&d->executing, 1);
 }
 
 void drc_set_admitting(struct drc *d, bool admit)
@@ -359,9 +372,9 @@ int drc_wait_idle(struct drc *d, uint32_t timeout_ms, uint64_t *left)
 		if (n == 0)
 			return 0;
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		uint64_t ms = (uint64_t)(now.tv_sec - start.tv_sec) * 1000 +
-			      (uint64_t)(now.tv_nsec - start.tv_nsec) / 1000000;
-		if (ms >= timeout_ms)
+		int64_t ms = (int64_t)(now.tv_sec - start.tv_sec) * 1000 +
+			     (now.tv_nsec - start.tv_nsec) / 1000000;
+		if (ms >= (int64_t)timeout_ms)
 			return -ETIMEDOUT;
 		usleep(1000); /* a drain is rare and short: polling keeps the hot path lock-free */
 	}

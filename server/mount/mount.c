@@ -331,7 +331,7 @@ static bool xdr_mount_void(XDR *x, mount_void *v)
 
 /* Procedure numbers from RFC 1813 Appendix I. */
 static const struct proc_desc mount3_procs[6] = {
-    MOUNT_PROC(0, mount_null, mount_void, mount_void, 0),
+    MOUNT_PROC(0, mount_null, mount_void, mount_void, PROC_STANDBY_OK),
     MOUNT_PROC(1, mount_mnt, dirpath, mountres3, PROC_NONIDEMPOTENT),
     MOUNT_PROC(2, mount_dump, mount_void, mountlist, 0),
     MOUNT_PROC(3, mount_umnt, dirpath, mount_void, PROC_NONIDEMPOTENT),

@@ -150,7 +150,7 @@ static bool dispatch_admit(struct drc *drc, const struct proc_desc *d, struct rp
 }
 
 void dispatch_request(struct server *srv, struct drc *drc, const struct prog_desc *const *progs,
-		      unsigned n, struct rpc_req *req)
+		      unsigned n, bool serving, struct rpc_req *req)
 {
 	_Alignas(16) unsigned char args[DISPATCH_MAX_STRUCT];
 	_Alignas(16) unsigned char res[DISPATCH_MAX_STRUCT];
@@ -166,6 +166,10 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	const struct proc_desc *d = dispatch_find(progs, n, req);
 	if (!d)
 		return;
+	if (!serving && !(d->flags & PROC_STANDBY_OK)) {
+		rpc_req_drop(req);
+		return;
+	}
 	ctx.flags = d->flags;
 	arena.used = 0;
 	arena.chunks = NULL;

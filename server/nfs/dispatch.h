@@ -23,6 +23,7 @@ struct drc;
 enum {
 	PROC_NONIDEMPOTENT = 1u << 0, /* a replay must get the saved reply (DRC) */
 	PROC_MODIFIES = 1u << 1,      /* refused with ROFS on a read-only export */
+	PROC_STANDBY_OK = 1u << 2,    /* answered even while this node does not serve (NULL) */
 };
 
 /* Result memory: a handler's replies point into this, and all of it is released
@@ -83,8 +84,11 @@ struct prog_desc {
 /* Checks the tables (sizes within DISPATCH_MAX_STRUCT, handlers present). */
 bool dispatch_tables_ok(const struct prog_desc *const *progs, unsigned n);
 
-/* The generic loop; progs/n come from the server, drc may be NULL (cache off). */
+/* The generic loop; progs/n come from the server, drc may be NULL (cache off).
+ * serving: false on a standby or a node that released the service; then only
+ * PROC_STANDBY_OK procedures are answered and the rest dropped, so that clients
+ * retransmit until they reach the node that serves. */
 void dispatch_request(struct server *srv, struct drc *drc, const struct prog_desc *const *progs,
-		      unsigned n, struct rpc_req *req);
+		      unsigned n, bool serving, struct rpc_req *req);
 
 #endif

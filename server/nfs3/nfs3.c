@@ -952,7 +952,7 @@ static bool xdr_nfs3_void(XDR *x, nfs3_void *v)
 }
 
 static const struct proc_desc nfs3_procs[NFSPROC3_COUNT] = {
-    NFS3_PROC(NFSPROC3_NULL, nfs3_null, nfs3_void, nfs3_void, 0),
+    NFS3_PROC(NFSPROC3_NULL, nfs3_null, nfs3_void, nfs3_void, PROC_STANDBY_OK),
     NFS3_PROC(NFSPROC3_GETATTR, nfs3_getattr, GETATTR3args, GETATTR3res, 0),
     NFS3_PROC(NFSPROC3_SETATTR, nfs3_setattr, SETATTR3args, SETATTR3res, NI | MOD),
     NFS3_PROC(NFSPROC3_LOOKUP, nfs3_lookup, LOOKUP3args, LOOKUP3res, 0),

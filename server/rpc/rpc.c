@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <rpc/rpc.h>
@@ -39,6 +40,11 @@
 
 struct rpc_server {
 	struct rpc_params params;
+	/* Client connections, for closing them all when the service moves. Touched
+	 * at connect and disconnect only, never per request. */
+	pthread_mutex_t conn_lock;
+	SVCXPRT **conns;
+	size_t nconns;
 	SVCXPRT *listeners[RPC_MAX_LISTEN];
 	uint16_t ports[RPC_MAX_LISTEN];
 	unsigned nlisten;
@@ -93,10 +99,34 @@ static enum xprt_stat rpc_process_cb(struct svc_req *svc)
 
 static enum xprt_stat rpc_rendezvous_cb(SVCXPRT *xprt)
 {
+	struct rpc_server *s = xprt->xp_parent->xp_u2;
 	xprt->xp_dispatch.process_cb = rpc_process_cb;
-	xprt->xp_u2 = xprt->xp_parent->xp_u2;
+	xprt->xp_u2 = s;
 	recguard_reset(xprt->xp_fd);
+	pthread_mutex_lock(&s->conn_lock);
+	if (s->nconns < s->params.max_connections) {
+		s->conns[s->nconns++] = xprt;
+		xprt->xp_u1 = s; /* marks it as listed, for rpc_conn_gone */
+	}
+	pthread_mutex_unlock(&s->conn_lock);
 	return SVC_STAT(xprt->xp_parent);
+}
+
+/* libntirpc's only disconnect notification for TCP (ntirpc-guide §4.2). */
+static enum xprt_stat rpc_conn_gone(SVCXPRT *xprt)
+{
+	struct rpc_server *s = xprt->xp_u1;
+	if (!s)
+		return XPRT_DESTROYED;
+	pthread_mutex_lock(&s->conn_lock);
+	for (size_t i = 0; i < s->nconns; i++)
+		if (s->conns[i] == xprt) {
+			s->conns[i] = s->conns[--s->nconns];
+			break;
+		}
+	pthread_mutex_unlock(&s->conn_lock);
+	xprt->xp_u1 = NULL;
+	return XPRT_DESTROYED;
 }
 
 static void rpc_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -188,6 +218,8 @@ static int rpc_listen_one(struct rpc_server *s, unsigned i, uint32_t chan)
 	}
 	x->xp_dispatch.rendezvous_cb = rpc_rendezvous_cb;
 	x->xp_u2 = s;
+	/* Global for all TCP transports; set before the first accept. */
+	SVC_CONTROL(x, SVCSET_XP_FREE_USER_DATA, rpc_conn_gone);
 	if (svc_rqst_evchan_reg(chan, x, SVC_RQST_FLAG_XPRT_UREG) != 0) {
 		SVC_DESTROY(x);
 		return -EIO;
@@ -204,14 +236,22 @@ int rpc_server_start(const struct rpc_params *p, struct rpc_server **out)
 	if (!s)
 		return -ENOMEM;
 	s->params = *p;
+	pthread_mutex_init(&s->conn_lock, NULL);
+	s->conns = calloc(p->max_connections, sizeof(*s->conns));
+	if (!s->conns) {
+		free(s);
+		return -ENOMEM;
+	}
 	recguard_set_limit(p->max_record);
 	rpc_pkg_init();
 	if (!rpc_svc_init(p)) {
+		free(s->conns);
 		free(s);
 		return -EIO;
 	}
 	uint32_t chan;
 	if (svc_rqst_new_evchan(&chan, NULL, SVC_RQST_FLAG_NONE) != 0) {
+		free(s->conns);
 		free(s);
 		return -EIO;
 	}
@@ -225,6 +265,17 @@ int rpc_server_start(const struct rpc_params *p, struct rpc_server **out)
 	}
 	*out = s;
 	return 0;
+}
+
+void rpc_server_close_clients(struct rpc_server *s)
+{
+	pthread_mutex_lock(&s->conn_lock);
+	/* shutdown() only: libntirpc sees the connection end on its next event and
+	 * destroys the transport itself (and rpc_conn_gone drops it from the list). */
+	for (size_t i = 0; i < s->nconns; i++)
+		shutdown(s->conns[i]->xp_fd, SHUT_RDWR);
+	log_info("closed %zu client connection%s", s->nconns, s->nconns == 1 ? "" : "s");
+	pthread_mutex_unlock(&s->conn_lock);
 }
 
 uint16_t rpc_server_port(const struct rpc_server *s, unsigned listen_index)
@@ -285,7 +336,14 @@ void rpc_server_stop(struct rpc_server *s)
 	for (unsigned i = 0; i < RPC_MAX_LISTEN; i++)
 		if (s->listeners[i])
 			SVC_DESTROY(s->listeners[i]);
+	/* Connections destroyed from here on must not touch the list. */
+	pthread_mutex_lock(&s->conn_lock);
+	for (size_t i = 0; i < s->nconns; i++)
+		s->conns[i]->xp_u1 = NULL;
+	s->nconns = 0;
+	pthread_mutex_unlock(&s->conn_lock);
 	svc_shutdown(SVC_SHUTDOWN_FLAG_NONE);
+	free(s->conns);
 	free(s);
 }
 

@@ -55,6 +55,9 @@ int rpc_server_start(const struct rpc_params *p, struct rpc_server **out);
 uint16_t rpc_server_port(const struct rpc_server *s, unsigned listen_index);
 /* Registers with rpcbind if one answers on 127.0.0.1:111; never fails the start. */
 void rpc_server_register(struct rpc_server *s, const struct rpc_registration *regs, unsigned n);
+/* Closes every client connection (not the listeners): clients see their
+ * connection drop and reconnect, to whichever node then holds the address. */
+void rpc_server_close_clients(struct rpc_server *s);
 /* Stops listening, closes every connection, waits for the workers; unregisters. */
 void rpc_server_stop(struct rpc_server *s);
 

@@ -2,13 +2,15 @@
 # run_with_server.sh TWINFSD TEST_BINARY [ARGS...]
 #
 # Runs one integration test against a twinfsd of its own: a fresh directory D
-# with four exports (rw, ro, root-squashed, and one limited to 127.0.0.1/32),
-# free ports, its own state dir. The test gets, in its environment:
+# with five exports (rw, ro, root-squashed, one limited to 127.0.0.1/32, and a
+# slow in-memory one), free ports, its own state dir. The test gets, in its environment:
 #   TWINFS_PORT, TWINFS_MOUNT_PORT  where the daemon listens (127.0.0.1)
 #   TWINFS_DIR                      D: exports are D/rw D/ro D/squash D/limited
 #   TWINFS_PID                      the daemon's PID (to watch its memory)
 #   TWINFS_CONFIG                   D/twinfs.conf
 #   TWINFS_RO_CONTENT               the exact content of D/ro/readme.txt
+#   TWINFS_SLOW_PATH                MOUNT path of a fifth export: mem backend,
+#                                   every change delayed 1 s (requests in flight)
 #
 # The test passes only if it exits 0 AND the daemon is still alive afterwards
 # AND the daemon then exits 0 on SIGTERM: a server that crashed or hung under
@@ -83,6 +85,16 @@ export {
     clients = 127.0.0.1/32
     squash = no_root_squash
 }
+# In memory, every change delayed 1 s, so a test can hold a request in flight
+# (test_drc_replay). The mem backend does not use the path: it is only a name.
+export {
+    id = 5
+    path = $D/slow
+    fsal = mem
+    fsal_options = "delay_ms=1000"
+    clients = 127.0.0.0/8
+    squash = no_root_squash
+}
 EOF
 	TW_CMD=("$twinfsd" --config "$conf")
 }
@@ -95,6 +107,7 @@ pid=$TW_PID
 
 export TWINFS_PORT=$TW_NFS_PORT TWINFS_MOUNT_PORT=$TW_MOUNT_PORT TWINFS_DIR=$D
 export TWINFS_PID=$pid TWINFS_CONFIG=$conf TWINFS_RO_CONTENT=$ro_content
+export TWINFS_SLOW_PATH=$D/slow
 
 rc=0
 timeout -k 10 "${TWINFS_TEST_TIMEOUT:-600}" "$@" || rc=$?

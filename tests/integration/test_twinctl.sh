@@ -17,9 +17,9 @@ tw_start_daemon "$dir/twinfsd.log" build || { tw_show_log "$dir/twinfsd.log"; ex
 export TWINFS_ADMIN_SOCKET=$dir/state/admin.sock
 pass=0 fail=0
 check() { if "${@:2}"; then echo "ok - $1"; pass=$((pass + 1)); else echo "not ok - $1"; fail=$((fail + 1)); fi; }
-status_ok() { "$twinctl" status | grep -q "^nfs_port $TW_NFS_PORT\$"; }
+status_ok() { "$twinctl" status | grep "^nfs_port $TW_NFS_PORT\$" >/dev/null; }
 check "status names the NFS port" status_ok
-check "stats shows the request table" bash -c "'$twinctl' stats | grep -q '^drc on'"
+check "stats shows the request table" bash -c "'$twinctl' stats | grep '^drc on' >/dev/null"
 check "socket is root-only (0600 or stricter)" bash -c "[ \$(stat -c %a '$TWINFS_ADMIN_SOCKET') = 700 ] || [ \$(stat -c %a '$TWINFS_ADMIN_SOCKET') = 600 ]"
 unknown() { local rc=0; "$twinctl" frobnicate >/dev/null 2>&1 || rc=$?; [ $rc = 1 ]; }
 check "unknown command exits 1" unknown

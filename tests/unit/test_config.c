@@ -10,6 +10,10 @@
  *
  * The source tree is found through $TWINFS_SRC_DIR, else the TWINFS_SOURCE_DIR compile
  * definition, else the directory this file was compiled from.
+ *
+ * The pair block has its own section: defaults, every key's bounds, each check between
+ * keys (and between the pair and the server block) with its exact message, and the two
+ * example nodes pair-a.conf / pair-b.conf.
  */
 #include <CUnit/CUnit.h>
 #include <arpa/inet.h>
@@ -162,6 +166,18 @@ static bool allowed(const struct config_export *e, const char *client)
 
 #define EXPORT_OK "export {\n\tid = 1\n\tpath = /srv\n\tclients = *\n}\n" /* lines 1..5 */
 
+/* A pair block with its required keys only: lines 1..7 of its own. */
+#define PAIR_OK                                                                                    \
+	"pair {\n\tnode_id = 1\n\tpeer_address = 192.0.2.12\n\tkey_file = /etc/twinfs/peer.key\n"  \
+	"\tservice_address = 192.0.2.100\n\tservice_interface = eth0\n}\n"
+
+/* The same, with `extra` (whole lines) before the closing brace: the block starts at
+ * line 6 after EXPORT_OK, and `extra` at line 12. */
+#define PAIR_WITH(extra)                                                                           \
+	EXPORT_OK "pair {\n\tnode_id = 1\n\tpeer_address = 192.0.2.12\n"                           \
+		  "\tkey_file = /etc/twinfs/peer.key\n\tservice_address = 192.0.2.100\n"           \
+		  "\tservice_interface = eth0\n" extra "}\n"
+
 /* ---- defaults ---- */
 
 static void test_defaults_server(void)
@@ -216,7 +232,9 @@ static void test_schema_table(void)
 
 	for (int id = 0; id < CONFIG__NKEYS; id++) {
 		const struct config__key *k = config__key(id);
+		void *base = k->block == CONFIG__BLK_PAIR ? (void *)&scratch->pair : scratch;
 		size_t limit = k->block == CONFIG__BLK_SERVER ? sizeof(struct twinfs_config)
+			       : k->block == CONFIG__BLK_PAIR ? sizeof(struct config_pair)
 							      : sizeof(struct config_export);
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(k->name);
@@ -224,11 +242,25 @@ static void test_schema_table(void)
 		CU_ASSERT(k->help && k->help[0] && !strchr(k->help, '|'));
 		CU_ASSERT(k->offset + k->size <= limit);
 		CU_ASSERT(k->def == NULL || !(k->flags & CONFIG__REQUIRED));
-		if (k->def && config__set(k, scratch, k->def, true, why, sizeof(why)) != 0)
+		/* "" for none: only for a field that holds text, and never with required */
+		CU_ASSERT(!(k->flags & CONFIG__NONE_OK) ||
+			  ((k->type == CONFIG__T_PATH || k->type == CONFIG__T_ADDRESS ||
+			    k->type == CONFIG__T_STRING) &&
+			   !(k->flags & CONFIG__REQUIRED)));
+		if (k->def && config__set(k, base, k->def, true, why, sizeof(why)) != 0)
 			FAIL_MSG(why);
 	}
 	CU_ASSERT_PTR_NULL(config__key_find(CONFIG__BLK_SERVER, "id"));
 	CU_ASSERT_PTR_NULL(config__key_find(CONFIG__BLK_EXPORT, "nfs_port"));
+	CU_ASSERT_PTR_NULL(config__key_find(CONFIG__BLK_PAIR, "bind"));
+	CU_ASSERT_PTR_NULL(config__key_find(CONFIG__BLK_SERVER, "node_id"));
+	/* "expected one of: ..." lists are never cut */
+	for (int blk = -1; blk < CONFIG__NBLOCKS; blk++) {
+		char names[CONFIG__NAMES_MAX];
+
+		config__list_names(blk, names, sizeof(names));
+		CU_ASSERT(strlen(names) + 1 < sizeof(names));
+	}
 	free(scratch);
 }
 
@@ -314,7 +346,8 @@ static void test_example_lan(void)
 	free(cfg);
 }
 
-/* full.conf names every key of the schema, each with its default. */
+/* full.conf names every key of the server and export blocks, each with its default (the
+ * pair block's keys are named by pair-a.conf and pair-b.conf, see below). */
 static void test_example_full(void)
 {
 	struct twinfs_config *cfg = cfg_new(), *def = cfg_new();
@@ -335,7 +368,10 @@ static void test_example_full(void)
 	src_path(path, sizeof(path), "config/examples/full.conf");
 	text = read_whole(path);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	CU_ASSERT_FALSE(cfg->pair.enabled);
 	for (int id = 0; id < CONFIG__NKEYS; id++) {
+		if (config__key(id)->block == CONFIG__BLK_PAIR)
+			continue;
 		snprintf(want, sizeof(want), "\t%s = ", config__key(id)->name);
 		if (!strstr(text, want))
 			FAIL_MSG(want);
@@ -372,7 +408,7 @@ static const struct {
      "t.conf:2: value 'maybe' for 'rpcbind' is not a boolean; expected true or false "
      "(also yes/no, on/off, 1/0)\n"},
     {"exports {\n\tid = 1\n}\n" EXPORT_OK,
-     "t.conf:1: unknown block 'exports'; expected one of: server, export\n"},
+     "t.conf:1: unknown block 'exports'; expected one of: server, export, pair\n"},
     {EXPORT_OK "}\n",
      "t.conf:6: stray '}' outside of any block; expected a block such as 'export {' "
      "before it\n"},
@@ -419,8 +455,8 @@ static const struct {
      "t.conf:1: block 'export' has no 'path'; expected 'path = ...' in every export "
      "block\n"},
     {"threads = 4\n" EXPORT_OK,
-     "t.conf:1: key 'threads' outside of a block; expected it inside 'server {' or "
-     "'export {'\n"},
+     "t.conf:1: key 'threads' outside of a block; expected it inside 'server {', "
+     "'export {' or 'pair {'\n"},
     {"server {\n}\nserver {\n\tthreads = x\n}\n" EXPORT_OK,
      "t.conf:3: second 'server' block (the first is at line 1); expected at most one\n"},
     {"export {\n\tid = 1\n\tpath = /srv\n\tclients = *\n\tacl {\n\tx = 1\n\t}\n}\n",
@@ -626,18 +662,37 @@ static void test_file_limits(void)
 
 /* ---- values ---- */
 
+/* A pair block with `key = value` and the other required keys, on IPv6 addresses (so
+ * that service_prefix can reach 128). The shortest heartbeat leaves every other timer
+ * free to take its whole range; heartbeat_ms itself gets the longest dead_ms and
+ * lease_ms. */
+static void pair_text(char *text, size_t n, const char *key, const char *value)
+{
+	bool hb = strcmp(key, "heartbeat_ms") == 0;
+
+	snprintf(text, n, EXPORT_OK "pair {\n\t%s = %s\n%s%s%s%s%s%s}\n", key, value,
+		 strcmp(key, "node_id") ? "\tnode_id = 1\n" : "",
+		 strcmp(key, "peer_address") ? "\tpeer_address = 2001:db8::12\n" : "",
+		 strcmp(key, "key_file") ? "\tkey_file = /etc/twinfs/peer.key\n" : "",
+		 strcmp(key, "service_address") ? "\tservice_address = 2001:db8::100\n" : "",
+		 strcmp(key, "service_interface") ? "\tservice_interface = eth0\n" : "",
+		 hb ? "\tdead_ms = 60000\n\tlease_ms = 600000\n" : "\theartbeat_ms = 20\n");
+}
+
 /* Parses `key = value` in `block` and returns the number of errors. */
 static int try_value(const char *block, const char *key, const char *value,
 		     struct twinfs_config *cfg)
 {
 	char text[1024];
 
-	/* The export's required keys, minus the one under test. */
+	/* The block's required keys, minus the one under test. */
 	if (strcmp(block, "export") == 0)
 		snprintf(text, sizeof(text), "export {\n\t%s = %s\n%s%s%s}\n", key, value,
 			 strcmp(key, "id") ? "\tid = 1\n" : "",
 			 strcmp(key, "path") ? "\tpath = /srv\n" : "",
 			 strcmp(key, "clients") ? "\tclients = *\n" : "");
+	else if (strcmp(block, "pair") == 0)
+		pair_text(text, sizeof(text), key, value);
 	else
 		snprintf(text, sizeof(text), "server {\n\t%s = %s\n}\n" EXPORT_OK, key, value);
 	return config_parse("t.conf", text, strlen(text), cfg, NULL);
@@ -675,6 +730,104 @@ static const struct {
     {"export", "anonuid", "4294967295", 1},
     {"export", "fsal", "mem", 0},
     {"export", "fsal", "sixteen_chars_xx", 1},
+    /* pair: every key, at and beyond each bound */
+    {"pair", "node_id", "0", 1},
+    {"pair", "node_id", "1", 0},
+    {"pair", "node_id", "2", 0},
+    {"pair", "node_id", "3", 1},
+    {"pair", "listen_address", "::", 0},
+    {"pair", "listen_address", "2001:db8::11", 0},
+    {"pair", "listen_address", "192.0.2.11", 0},
+    {"pair", "listen_address", "nodea", 1},
+    {"pair", "listen_address", "\"\"", 1},
+    {"pair", "listen_port", "0", 1},
+    {"pair", "listen_port", "1", 0},
+    {"pair", "listen_port", "65535", 0},
+    {"pair", "listen_port", "65536", 1},
+    {"pair", "peer_address", "192.0.2.12", 0},
+    {"pair", "peer_address", "nodeb", 1},
+    {"pair", "peer_address", "\"\"", 1},
+    {"pair", "peer_port", "0", 1},
+    {"pair", "peer_port", "1", 0},
+    {"pair", "peer_port", "65535", 0},
+    {"pair", "peer_port", "65536", 1},
+    {"pair", "peer_address2", "\"\"", 0},
+    {"pair", "peer_address2", "198.51.100.12", 0},
+    {"pair", "peer_address2", "fd00::12", 0},
+    {"pair", "peer_address2", "nodeb", 1},
+    {"pair", "key_file", "/etc/twinfs/peer.key", 0},
+    {"pair", "key_file", "peer.key", 1},
+    {"pair", "key_file", "\"\"", 1},
+    {"pair", "service_address", "192.0.2.100", 0},
+    {"pair", "service_address", "service.lan", 1},
+    {"pair", "service_address", "\"\"", 1},
+    {"pair", "service_prefix", "0", 1},
+    {"pair", "service_prefix", "1", 0},
+    {"pair", "service_prefix", "128", 0},
+    {"pair", "service_prefix", "129", 1},
+    {"pair", "service_interface", "eth0", 0},
+    {"pair", "service_interface", "fifteen_chars_x", 0},
+    {"pair", "service_interface", "sixteen_chars_xx", 1},
+    {"pair", "service_interface", "\"\"", 1},
+    {"pair", "service_interface", "\"eth 0\"", 1},
+    {"pair", "service_interface", "\"eth\t0\"", 1},
+    {"pair", "service_interface", "eth0:1", 1},
+    {"pair", "service_interface", "net/eth0", 1},
+    {"pair", "service_interface", ".", 1},
+    {"pair", "service_interface", "..", 1},
+    {"pair", "service_interface", "br-lan.10", 0},
+    {"pair", "preferred", "yes", 0},
+    {"pair", "preferred", "false", 0},
+    {"pair", "preferred", "2", 1},
+    {"pair", "heartbeat_ms", "19", 1},
+    {"pair", "heartbeat_ms", "20", 0},
+    {"pair", "heartbeat_ms", "10000", 0},
+    {"pair", "heartbeat_ms", "10001", 1},
+    {"pair", "dead_ms", "99", 1},
+    {"pair", "dead_ms", "100", 0},
+    {"pair", "dead_ms", "60000", 0},
+    {"pair", "dead_ms", "60001", 1},
+    {"pair", "drain_timeout_ms", "99", 1},
+    {"pair", "drain_timeout_ms", "100", 0},
+    {"pair", "drain_timeout_ms", "600000", 0},
+    {"pair", "drain_timeout_ms", "600001", 1},
+    {"pair", "release_timeout_ms", "99", 1},
+    {"pair", "release_timeout_ms", "100", 0},
+    {"pair", "release_timeout_ms", "600000", 0},
+    {"pair", "release_timeout_ms", "600001", 1},
+    {"pair", "stay_down_ms", "19", 1},
+    {"pair", "stay_down_ms", "20", 0},
+    {"pair", "stay_down_ms", "60000", 0},
+    {"pair", "stay_down_ms", "60001", 1},
+    {"pair", "release_hook", "\"\"", 0},
+    {"pair", "release_hook", "/etc/twinfs/release", 0},
+    {"pair", "release_hook", "release", 1},
+    {"pair", "acquire_hook", "\"\"", 0},
+    {"pair", "acquire_hook", "/etc/twinfs/acquire", 0},
+    {"pair", "acquire_hook", "./acquire", 1},
+    {"pair", "fence_command", "\"\"", 0},
+    {"pair", "fence_command", "\"/usr/sbin/fence_ipmilan --ip 192.0.2.201\"", 0},
+    {"pair", "fence_command", "fence_ipmilan", 1},
+    {"pair", "lease_path", "\"\"", 0},
+    {"pair", "lease_path", "/srv/shared/twinfs.lease", 0},
+    {"pair", "lease_path", "twinfs.lease", 1},
+    {"pair", "lease_ms", "499", 1},
+    {"pair", "lease_ms", "500", 0},
+    {"pair", "lease_ms", "600000", 0},
+    {"pair", "lease_ms", "600001", 1},
+    {"pair", "probe_interval_ms", "99", 1},
+    {"pair", "probe_interval_ms", "100", 0},
+    {"pair", "probe_interval_ms", "600000", 0},
+    {"pair", "probe_interval_ms", "600001", 1},
+    {"pair", "probe_timeout_ms", "99", 1},
+    {"pair", "probe_timeout_ms", "100", 0},
+    {"pair", "probe_timeout_ms", "600000", 0},
+    {"pair", "probe_timeout_ms", "600001", 1},
+    {"pair", "stuck_request_ms", "999", 1},
+    {"pair", "stuck_request_ms", "1000", 0},
+    {"pair", "stuck_request_ms", "3600000", 0},
+    {"pair", "stuck_request_ms", "3600001", 1},
+    {"pair", "stuck_request_ms", "30s", 1},
 };
 
 static void test_bounds(void)
@@ -819,6 +972,397 @@ static void test_counts(void)
 		      cfg),
 	    1);
 	free(cfg);
+}
+
+/* ---- pair { } ---- */
+
+static void test_pair_defaults(void)
+{
+	struct twinfs_config *cfg = cfg_new();
+	const struct config_pair *c = &cfg->pair;
+
+	memset(cfg, 0xa5, sizeof(*cfg));
+	config_defaults(cfg);
+	CU_ASSERT_FALSE(c->enabled);
+	CU_ASSERT_EQUAL(c->node_id, 0); /* required: no default */
+	CU_ASSERT_STRING_EQUAL(c->listen_address, "0.0.0.0");
+	CU_ASSERT_EQUAL(c->listen_port, 7049);
+	CU_ASSERT_STRING_EQUAL(c->peer_address, "");
+	CU_ASSERT_EQUAL(c->peer_port, 7049);
+	CU_ASSERT_STRING_EQUAL(c->peer_address2, "");
+	CU_ASSERT_STRING_EQUAL(c->key_file, "");
+	CU_ASSERT_STRING_EQUAL(c->service_address, "");
+	CU_ASSERT_EQUAL(c->service_prefix, 24);
+	CU_ASSERT_STRING_EQUAL(c->service_interface, "");
+	CU_ASSERT_FALSE(c->preferred);
+	CU_ASSERT_EQUAL(c->heartbeat_ms, 200);
+	CU_ASSERT_EQUAL(c->dead_ms, 1000);
+	CU_ASSERT_EQUAL(c->drain_timeout_ms, 10000);
+	CU_ASSERT_EQUAL(c->release_timeout_ms, 30000);
+	CU_ASSERT_EQUAL(c->stay_down_ms, 1000);
+	CU_ASSERT_STRING_EQUAL(c->release_hook, "");
+	CU_ASSERT_STRING_EQUAL(c->acquire_hook, "");
+	CU_ASSERT_STRING_EQUAL(c->fence_command, "");
+	CU_ASSERT_STRING_EQUAL(c->lease_path, "");
+	CU_ASSERT_EQUAL(c->lease_ms, 3000);
+	CU_ASSERT_EQUAL(c->probe_interval_ms, 1000);
+	CU_ASSERT_EQUAL(c->probe_timeout_ms, 2000);
+	CU_ASSERT_EQUAL(c->stuck_request_ms, 30000);
+	/* The defaults pass the checks between the keys. */
+	CU_ASSERT(c->dead_ms >= 3 * c->heartbeat_ms);
+	CU_ASSERT(c->lease_ms > 2 * c->heartbeat_ms);
+	free(cfg);
+}
+
+/* No pair block: a single node, the pair at its defaults. */
+static void test_pair_absent(void)
+{
+	struct twinfs_config *cfg = cfg_new(), *def = cfg_new();
+
+	config_defaults(def);
+	memset(cfg, 0xa5, sizeof(*cfg));
+	parse_ok("server {\n\tbind = 10.0.0.1\n}\n" EXPORT_OK, cfg);
+	CU_ASSERT_FALSE(cfg->pair.enabled);
+	CU_ASSERT_EQUAL(memcmp(&cfg->pair, &def->pair, sizeof(def->pair)), 0);
+	load_example("lan.conf", cfg);
+	CU_ASSERT_FALSE(cfg->pair.enabled);
+	free(def);
+	free(cfg);
+}
+
+/* The required keys only: present, everything else at its default. */
+static void test_pair_minimal(void)
+{
+	struct twinfs_config *cfg = cfg_new(), *def = cfg_new();
+	struct config_pair want;
+
+	config_defaults(def);
+	parse_ok(PAIR_OK EXPORT_OK, cfg);
+	want = def->pair;
+	want.enabled = true;
+	want.node_id = 1;
+	strcpy(want.peer_address, "192.0.2.12");
+	strcpy(want.key_file, "/etc/twinfs/peer.key");
+	strcpy(want.service_address, "192.0.2.100");
+	strcpy(want.service_interface, "eth0");
+	CU_ASSERT_EQUAL(memcmp(&cfg->pair, &want, sizeof(want)), 0);
+	CU_ASSERT_EQUAL(cfg->nexports, 1);
+	free(def);
+	free(cfg);
+}
+
+/* Every pair key has at least one accepted and one refused value in bounds_cases. */
+static void test_pair_bounds_cover(void)
+{
+	for (int id = 0; id < CONFIG__NKEYS; id++) {
+		const struct config__key *k = config__key(id);
+		bool ok = false, bad = false;
+
+		if (k->block != CONFIG__BLK_PAIR)
+			continue;
+		for (size_t i = 0; i < sizeof(bounds_cases) / sizeof(bounds_cases[0]); i++) {
+			if (strcmp(bounds_cases[i].block, "pair") != 0 ||
+			    strcmp(bounds_cases[i].key, k->name) != 0)
+				continue;
+			ok |= bounds_cases[i].errors == 0;
+			bad |= bounds_cases[i].errors != 0;
+		}
+		if (!ok || !bad)
+			FAIL_MSG(k->name);
+	}
+}
+
+static void test_pair_values(void)
+{
+	struct twinfs_config *cfg = cfg_new();
+	const struct config_pair *c = &cfg->pair;
+
+	CU_ASSERT_EQUAL(
+	    try_value("pair", "fence_command", "\"/usr/sbin/fence_ipmilan --ip 192.0.2.201\"", cfg),
+	    0);
+	CU_ASSERT_STRING_EQUAL(c->fence_command, "/usr/sbin/fence_ipmilan --ip 192.0.2.201");
+	CU_ASSERT_TRUE(c->enabled);
+	CU_ASSERT_EQUAL(try_value("pair", "lease_path", "/srv/shared/lease/", cfg), 0);
+	CU_ASSERT_STRING_EQUAL(c->lease_path, "/srv/shared/lease");
+	CU_ASSERT_EQUAL(try_value("pair", "release_hook", "\"\"", cfg), 0);
+	CU_ASSERT_STRING_EQUAL(c->release_hook, "");
+	CU_ASSERT_EQUAL(try_value("pair", "peer_address2", "fd00::12", cfg), 0);
+	CU_ASSERT_STRING_EQUAL(c->peer_address2, "fd00::12");
+	CU_ASSERT_EQUAL(try_value("pair", "service_prefix", "64", cfg), 0);
+	CU_ASSERT_EQUAL(c->service_prefix, 64);
+	CU_ASSERT_STRING_EQUAL(c->service_address, "2001:db8::100");
+	CU_ASSERT_EQUAL(try_value("pair", "node_id", "2", cfg), 0);
+	CU_ASSERT_EQUAL(c->node_id, 2);
+	CU_ASSERT_EQUAL(try_value("pair", "preferred", "on", cfg), 0);
+	CU_ASSERT_TRUE(c->preferred);
+	CU_ASSERT_EQUAL(try_value("pair", "heartbeat_ms", "10000", cfg), 0);
+	CU_ASSERT_EQUAL(c->heartbeat_ms, 10000);
+	CU_ASSERT_EQUAL(c->dead_ms, 60000);
+	CU_ASSERT_EQUAL(try_value("pair", "stuck_request_ms", "3600000", cfg), 0);
+	CU_ASSERT_EQUAL(c->stuck_request_ms, 3600000);
+	CU_ASSERT_EQUAL(try_value("pair", "service_interface", "\"br-lan.10\"", cfg), 0);
+	CU_ASSERT_STRING_EQUAL(c->service_interface, "br-lan.10");
+	free(cfg);
+}
+
+/* Each check between keys, with its exact message; PAIR_WITH's extra lines start at 12. */
+static const struct {
+	const char *text;
+	const char *expect;
+} pair_bad_cases[] = {
+    {EXPORT_OK "pair {\n}\n",
+     "t.conf:6: block 'pair' has no 'node_id'; expected 'node_id = ...' in every pair block\n"
+     "t.conf:6: block 'pair' has no 'peer_address'; expected 'peer_address = ...' in every "
+     "pair block\n"
+     "t.conf:6: block 'pair' has no 'key_file'; expected 'key_file = ...' in every pair "
+     "block\n"
+     "t.conf:6: block 'pair' has no 'service_address'; expected 'service_address = ...' in "
+     "every pair block\n"
+     "t.conf:6: block 'pair' has no 'service_interface'; expected 'service_interface = ...' "
+     "in every pair block\n"},
+    {PAIR_WITH("\theartbeat_ms = 500\n"),
+     "t.conf:12: dead_ms 1000 is too short for heartbeat_ms 500; expected at least 3 x "
+     "heartbeat_ms = 1500\n"},
+    {PAIR_WITH("\tdead_ms = 599\n"),
+     "t.conf:12: dead_ms 599 is too short for heartbeat_ms 200; expected at least 3 x "
+     "heartbeat_ms = 600\n"},
+    {PAIR_WITH("\tdead_ms = 2000\n\theartbeat_ms = 1000\n\tlease_ms = 5000\n"),
+     "t.conf:13: dead_ms 2000 is too short for heartbeat_ms 1000; expected at least 3 x "
+     "heartbeat_ms = 3000\n"},
+    {PAIR_WITH("\tlease_ms = 500\n\theartbeat_ms = 250\n"),
+     "t.conf:13: lease_ms 500 is too short for heartbeat_ms 250; expected more than 2 x "
+     "heartbeat_ms = 500\n"},
+    {PAIR_WITH("\theartbeat_ms = 2000\n\tdead_ms = 6000\n"),
+     "t.conf:12: lease_ms 3000 is too short for heartbeat_ms 2000; expected more than 2 x "
+     "heartbeat_ms = 4000\n"},
+    {PAIR_WITH("\tservice_prefix = 33\n"),
+     "t.conf:12: service_prefix 33 is too long for the IPv4 service_address 192.0.2.100; "
+     "expected 1..32 for an IPv4 address\n"},
+    {PAIR_WITH("\tlisten_address = 192.0.2.12\n"),
+     "t.conf:12: peer_address and listen_address are both 192.0.2.12; expected the "
+     "partner's address as peer_address (listen_address is this node's own)\n"},
+    {PAIR_WITH("\tlisten_address = ::ffff:192.0.2.12\n"),
+     "t.conf:12: peer_address and listen_address are both 192.0.2.12; expected the "
+     "partner's address as peer_address (listen_address is this node's own)\n"},
+    {"server {\n\tbind = 192.0.2.11\n}\n" PAIR_OK EXPORT_OK,
+     "t.conf:2: bind 192.0.2.11 is neither a wildcard nor the pair's service_address "
+     "192.0.2.100 (line 8); expected 0.0.0.0, :: or 192.0.2.100, because clients mount the "
+     "service address and it moves between the nodes\n"},
+    /* the server block after the pair: the check waits for the end of the file */
+    {PAIR_WITH("") "server {\n\tbind = 127.0.0.1\n}\n",
+     "t.conf:14: bind 127.0.0.1 is neither a wildcard nor the pair's service_address "
+     "192.0.2.100 (line 10); expected 0.0.0.0, :: or 192.0.2.100, because clients mount the "
+     "service address and it moves between the nodes\n"},
+    {PAIR_WITH("") "pair {\n\tnode_id = 2\n}\n",
+     "t.conf:13: second 'pair' block (the first is at line 6); expected at most one\n"},
+    {PAIR_WITH("\tnode_id = 2\n"),
+     "t.conf:12: duplicate key 'node_id' in block 'pair' (first set at line 7); expected "
+     "each key at most once per block\n"},
+    {PAIR_WITH("\tpeer_address2 = ::\n"),
+     "t.conf:12: peer_address2 :: is a wildcard; expected the partner's own address, which "
+     "this node connects to\n"},
+    {EXPORT_OK "pair {\n\tnode_id = 1\n\tpeer_address = 0.0.0.0\n\tkey_file = /k\n"
+	       "\tservice_address = 192.0.2.100\n\tservice_interface = eth0\n}\n",
+     "t.conf:8: peer_address 0.0.0.0 is a wildcard; expected the partner's own address, which "
+     "this node connects to\n"},
+    {PAIR_WITH("\tpeer_address2 = any\n"),
+     "t.conf:12: value 'any' for 'peer_address2' is not an IP address; expected an IPv4 or "
+     "IPv6 address such as 0.0.0.0 or ::, or \"\" for none\n"},
+    {PAIR_WITH("\tacquire_hook = acquire.sh\n"),
+     "t.conf:12: path 'acquire.sh' for 'acquire_hook' is relative; expected an absolute path "
+     "starting with '/', or \"\" for none\n"},
+    {PAIR_WITH("\tlease_path = \"/srv/my lease\" x\n"),
+     "t.conf:12: unexpected text after the string for 'lease_path'; expected the end of the "
+     "line\n"},
+    {EXPORT_OK
+     "pair {\n\tnode_id = 1\n\tpeer_address = 192.0.2.12\n"
+     "\tkey_file = /k\n\tservice_address = 192.0.2.100\n\tservice_interface = eth0:1\n}\n",
+     "t.conf:11: value 'eth0:1' for 'service_interface' is not an interface name; expected "
+     "1..15 characters, no '/', ':' or blanks, such as eth0\n"},
+    {PAIR_WITH("\tbind = 0.0.0.0\n"),
+     "t.conf:12: unknown key 'bind' in block 'pair'; expected one of: node_id, "
+     "listen_address, listen_port, peer_address, peer_port, peer_address2, key_file, "
+     "service_address, service_prefix, service_interface, preferred, heartbeat_ms, dead_ms, "
+     "drain_timeout_ms, release_timeout_ms, stay_down_ms, release_hook, acquire_hook, "
+     "fence_command, lease_path, lease_ms, probe_interval_ms, probe_timeout_ms, "
+     "stuck_request_ms\n"},
+    {"node_id = 1\n" EXPORT_OK,
+     "t.conf:1: key 'node_id' outside of a block; expected it inside 'server {', 'export {' "
+     "or 'pair {'\n"},
+    {"pair {\n\tnode_id = 1\n\texport {\n\t}\n}\n" EXPORT_OK,
+     "t.conf:3: block 'export' opened inside block 'pair' (line 1); expected '}' to close "
+     "'pair' first\n"
+     "t.conf:1: block 'pair' has no 'peer_address'; expected 'peer_address = ...' in every "
+     "pair block\n"
+     "t.conf:1: block 'pair' has no 'key_file'; expected 'key_file = ...' in every pair "
+     "block\n"
+     "t.conf:1: block 'pair' has no 'service_address'; expected 'service_address = ...' in "
+     "every pair block\n"
+     "t.conf:1: block 'pair' has no 'service_interface'; expected 'service_interface = ...' "
+     "in every pair block\n"},
+};
+
+static void test_pair_checks(void)
+{
+	for (size_t i = 0; i < sizeof(pair_bad_cases) / sizeof(pair_bad_cases[0]); i++) {
+		int lines = 0;
+
+		for (const char *s = pair_bad_cases[i].expect; *s; s++)
+			lines += *s == '\n';
+		expect_errors(pair_bad_cases[i].text, lines, pair_bad_cases[i].expect);
+	}
+}
+
+/* A rejected value does not feed a check between keys. */
+static void test_pair_no_follow_on(void)
+{
+	expect_errors(PAIR_WITH("\theartbeat_ms = 5\n"), 1,
+		      "t.conf:12: value '5' for 'heartbeat_ms' out of range; expected "
+		      "20..10000\n");
+	/* dead_ms fits the heartbeat meant, not the default 200 that stays in its place */
+	expect_errors(PAIR_WITH("\theartbeat_ms = 5\n\tdead_ms = 500\n"), 1,
+		      "t.conf:12: value '5' for 'heartbeat_ms' out of range; expected "
+		      "20..10000\n");
+	expect_errors(PAIR_WITH("\tservice_prefix = 200\n"), 1,
+		      "t.conf:12: value '200' for 'service_prefix' out of range; expected "
+		      "1..128\n");
+	expect_errors(PAIR_WITH("\tlisten_address = 192.0.2.12x\n"), 1,
+		      "t.conf:12: value '192.0.2.12x' for 'listen_address' is not an IP address; "
+		      "expected an IPv4 or IPv6 address such as 0.0.0.0 or ::\n");
+	/* no service address: no bind check, only the missing key */
+	expect_errors("server {\n\tbind = 10.0.0.1\n}\n" EXPORT_OK
+		      "pair {\n\tnode_id = 1\n\tpeer_address = 192.0.2.12\n\tkey_file = /k\n"
+		      "\tservice_interface = eth0\n}\n",
+		      1,
+		      "t.conf:9: block 'pair' has no 'service_address'; expected "
+		      "'service_address = ...' in every pair block\n");
+	/* a refused bind is not compared with the service address */
+	expect_errors("server {\n\tbind = 10.0.0.300\n}\n" PAIR_OK EXPORT_OK, 1,
+		      "t.conf:2: value '10.0.0.300' for 'bind' is not an IP address; expected an "
+		      "IPv4 or IPv6 address such as 0.0.0.0 or ::\n");
+}
+
+/* What the checks let through, at their edges. */
+static void test_pair_checks_pass(void)
+{
+	static const char *const ok[] = {
+	    PAIR_WITH("\tdead_ms = 600\n"), /* = 3 x 200 */
+	    PAIR_WITH("\tlease_ms = 500\n\theartbeat_ms = 249\n\tdead_ms = 747\n"),
+	    PAIR_WITH("\tservice_prefix = 32\n"),
+	    PAIR_WITH("\tlisten_address = 192.0.2.11\n"),
+	    PAIR_WITH("\tlisten_address = ::\n"),	 /* a wildcard is never the peer */
+	    PAIR_WITH("\tpeer_address2 = 192.0.2.12\n"), /* not checked against the others */
+	    "server {\n\tbind = 0.0.0.0\n}\n" PAIR_OK EXPORT_OK,
+	    "server {\n\tbind = ::\n}\n" PAIR_OK EXPORT_OK,
+	    "server {\n\tbind = 192.0.2.100\n}\n" PAIR_OK EXPORT_OK,
+	    "server {\n\tbind = ::ffff:192.0.2.100\n}\n" PAIR_OK EXPORT_OK,
+	    PAIR_WITH("") "server {\n\tbind = 192.0.2.100\n}\n",
+	    EXPORT_OK "pair {\n\tnode_id = 2\n\tpeer_address = 2001:db8::11\n\tkey_file = /k\n"
+		      "\tservice_address = 2001:db8::100\n\tservice_prefix = 128\n"
+		      "\tservice_interface = eth0\n\tlisten_address = 2001:db8::12\n}\n"
+		      "server {\n\tbind = 2001:DB8:0::100\n}\n",
+	};
+	struct twinfs_config *cfg = cfg_new();
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		parse_ok(ok[i], cfg);
+		CU_ASSERT_TRUE(cfg->pair.enabled);
+	}
+	free(cfg);
+}
+
+/* The two nodes of the example pair: both parse, each is the other's partner, and the
+ * files differ only on the lines that name this node. */
+static void test_example_pair(void)
+{
+	struct twinfs_config *a = cfg_new(), *b = cfg_new();
+
+	load_example("pair-a.conf", a);
+	load_example("pair-b.conf", b);
+	CU_ASSERT_TRUE(a->pair.enabled);
+	CU_ASSERT_TRUE(b->pair.enabled);
+	CU_ASSERT_EQUAL(a->pair.node_id, 1);
+	CU_ASSERT_EQUAL(b->pair.node_id, 2);
+	CU_ASSERT_STRING_EQUAL(a->pair.listen_address, "192.0.2.11");
+	CU_ASSERT_STRING_EQUAL(b->pair.listen_address, "192.0.2.12");
+	CU_ASSERT_STRING_EQUAL(a->pair.peer_address, b->pair.listen_address);
+	CU_ASSERT_STRING_EQUAL(b->pair.peer_address, a->pair.listen_address);
+	CU_ASSERT_EQUAL(a->pair.peer_port, b->pair.listen_port);
+	CU_ASSERT_EQUAL(b->pair.peer_port, a->pair.listen_port);
+	CU_ASSERT_TRUE(a->pair.preferred);
+	CU_ASSERT_FALSE(b->pair.preferred);
+	CU_ASSERT_STRING_EQUAL(a->pair.service_address, "192.0.2.100");
+	CU_ASSERT_EQUAL(a->pair.service_prefix, 24);
+	CU_ASSERT_STRING_EQUAL(a->pair.service_interface, "eth0");
+	CU_ASSERT_STRING_EQUAL(a->pair.key_file, "/etc/twinfs/peer.key");
+	CU_ASSERT_STRING_EQUAL(a->bind, "192.0.2.100");
+	/* What the two nodes share is equal: service, key, timers, exports. */
+	CU_ASSERT_STRING_EQUAL(a->pair.service_address, b->pair.service_address);
+	CU_ASSERT_STRING_EQUAL(a->pair.key_file, b->pair.key_file);
+	CU_ASSERT_STRING_EQUAL(a->pair.lease_path, b->pair.lease_path);
+	CU_ASSERT_EQUAL(a->pair.heartbeat_ms, b->pair.heartbeat_ms);
+	CU_ASSERT_EQUAL(a->pair.dead_ms, b->pair.dead_ms);
+	CU_ASSERT_EQUAL(a->pair.lease_ms, b->pair.lease_ms);
+	CU_ASSERT_EQUAL_FATAL(a->nexports, b->nexports);
+	CU_ASSERT_EQUAL(memcmp(a->exports, b->exports, a->nexports * sizeof(a->exports[0])), 0);
+	free(b);
+	free(a);
+}
+
+/* Is `line` an assignment to one of the keys that name this node? */
+static bool names_this_node(const char *line, size_t len)
+{
+	static const char *const keys[] = {"node_id", "listen_address", "peer_address",
+					   "preferred"};
+	char want[64];
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		snprintf(want, sizeof(want), "\t%s = ", keys[i]);
+		if (len >= strlen(want) && strncmp(line, want, strlen(want)) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *next_line(const char *s)
+{
+	s += strcspn(s, "\n");
+	return *s ? s + 1 : s;
+}
+
+/* `diff pair-a.conf pair-b.conf` shows the four lines that name the node, nothing else;
+ * and between them the two files name every key of the pair block. */
+static void test_example_pair_diff(void)
+{
+	char pa[1024], pb[1024], want[64];
+	char *ta, *tb;
+	const char *a, *b;
+	int differ = 0;
+
+	src_path(pa, sizeof(pa), "config/examples/pair-a.conf");
+	src_path(pb, sizeof(pb), "config/examples/pair-b.conf");
+	ta = read_whole(pa);
+	tb = read_whole(pb);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ta);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tb);
+	for (a = ta, b = tb; *a || *b; a = next_line(a), b = next_line(b)) {
+		size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+
+		if (la == lb && memcmp(a, b, la) == 0)
+			continue;
+		differ++;
+		if (!names_this_node(a, la) || !names_this_node(b, lb))
+			FAIL_MSG("pair-a.conf and pair-b.conf differ on another line");
+	}
+	CU_ASSERT_EQUAL(differ, 4);
+	for (int id = 0; id < CONFIG__NKEYS; id++) {
+		snprintf(want, sizeof(want), "\t%s = ", config__key(id)->name);
+		if (config__key(id)->block == CONFIG__BLK_PAIR &&
+		    (!strstr(ta, want) || !strstr(tb, want)))
+			FAIL_MSG(want);
+	}
+	free(tb);
+	free(ta);
 }
 
 /* ---- access lists ---- */
@@ -1016,15 +1560,15 @@ static void mutate(char *buf, size_t *len, size_t cap, uint32_t *rnd)
 	}
 }
 
-static void test_mutations(void)
+static void mutate_example(const char *name, uint32_t *rnd)
 {
 	struct twinfs_config *cfg = cfg_new();
-	char path[1024];
+	char rel[256], path[1024];
 	char *orig, *buf;
-	uint32_t rnd = 0x2545f491;
 	size_t cap = 16384;
 
-	src_path(path, sizeof(path), "config/examples/full.conf");
+	snprintf(rel, sizeof(rel), "config/examples/%s", name);
+	src_path(path, sizeof(path), rel);
 	orig = read_whole(path);
 	buf = malloc(cap);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(orig);
@@ -1034,13 +1578,21 @@ static void test_mutations(void)
 
 		memcpy(buf, orig, len); /* not NUL-terminated: the parser must honour len */
 		for (int m = 0; m <= round % 8; m++)
-			mutate(buf, &len, cap, &rnd);
+			mutate(buf, &len, cap, rnd);
 		CU_ASSERT(config_parse("m.conf", buf, len, cfg, NULL) >= 0);
 		CU_ASSERT(cfg->nexports <= CONFIG_MAX_EXPORTS);
 	}
 	free(buf);
 	free(orig);
 	free(cfg);
+}
+
+static void test_mutations(void)
+{
+	uint32_t rnd = 0x2545f491;
+
+	mutate_example("full.conf", &rnd);
+	mutate_example("pair-a.conf", &rnd); /* the pair block's setters and checks */
 }
 
 /* ---- registration ---- */
@@ -1080,6 +1632,20 @@ static CU_TestInfo value_tests[] = {
     CU_TEST_INFO_NULL,
 };
 
+static CU_TestInfo pair_tests[] = {
+    {"defaults", test_pair_defaults},
+    {"no pair block: a single node", test_pair_absent},
+    {"required keys only", test_pair_minimal},
+    {"every key's bounds are tested", test_pair_bounds_cover},
+    {"values", test_pair_values},
+    {"checks between keys: messages", test_pair_checks},
+    {"no follow-on errors", test_pair_no_follow_on},
+    {"checks between keys: what passes", test_pair_checks_pass},
+    {"pair-a.conf and pair-b.conf", test_example_pair},
+    {"pair-a.conf and pair-b.conf differ only on this node's lines", test_example_pair_diff},
+    CU_TEST_INFO_NULL,
+};
+
 static CU_TestInfo client_tests[] = {
     {"parse ADDR[/PREFIX]", test_parse_client},
     {"IPv4 prefixes", test_allowed_v4},
@@ -1104,6 +1670,7 @@ static CU_SuiteInfo suites[] = {
     {"config: examples", NULL, NULL, NULL, NULL, example_tests},
     {"config: errors", NULL, NULL, NULL, NULL, error_tests},
     {"config: values", NULL, NULL, NULL, NULL, value_tests},
+    {"config: pair", NULL, NULL, NULL, NULL, pair_tests},
     {"config: clients", NULL, NULL, NULL, NULL, client_tests},
     {"config: reference", NULL, NULL, NULL, NULL, reference_tests},
     {"config: robustness", NULL, NULL, NULL, NULL, robustness_tests},

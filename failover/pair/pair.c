@@ -1,0 +1,849 @@
+#include "failover/pair/pair.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "failover/peer/link.h"
+#include "failover/peer/peer.h"
+#include "failover/role/role.h"
+#include "failover/vip/vip.h"
+#include "server/admin/admin.h"
+#include "server/log/log.h"
+
+#define PAIR_LOOP_TICK_MS 50
+#define PAIR_MAX_JOBS	  32
+#define PAIR_HOOK_TIMEOUT 60000
+
+struct pair_job {
+	uint32_t actions;
+	enum role_state next;
+	uint64_t epoch;
+	enum role_refuse refuse;
+};
+
+struct pair {
+	struct config_pair cfg;
+	struct pair_ops ops;
+	uint64_t config_fp;
+	struct vip vip;
+
+	/* the peer link: used by the loop (receive, heartbeats) and the executor
+	 * (messages of transitions), one at a time */
+	pthread_mutex_t link_lock;
+	struct peer_link *link;
+	int listen_fd, connect_fd;
+	unsigned backoff_ms;
+	uint64_t next_connect_ms;
+	struct sockaddr_storage peer_sa;
+	socklen_t peer_salen;
+
+	/* the role, and what we know of the partner: under lock */
+	pthread_mutex_t lock;
+	enum role_state state;
+	uint64_t epoch; /* bumped at every change of state */
+	struct role_timer *timer;
+	enum role_fault fault;
+	char refuse_detail[PEER_DETAIL_MAX + 1];
+	uint64_t last_rx_ms;
+	bool silent_reported;
+	bool peer_seen, peer_holds_me, peer_fp_ok;
+	enum role_state peer_state;
+	uint8_t peer_verf[8];
+	bool have_peer_verf;
+	uint8_t *mirror; /* records received, peer_mirror_add format */
+	uint32_t mirror_used, mirror_count;
+
+	_Atomic bool stay_down_on;
+	uint64_t next_hb_ms, next_sd_ms;
+
+	/* the executor's queue */
+	pthread_cond_t job_cv;
+	struct pair_job jobs[PAIR_MAX_JOBS];
+	unsigned njobs;
+	bool stopping;
+	pthread_t loop_thread, exec_thread;
+	bool started;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- transitions --------------------------------------------------------------- */
+
+static void pair_log_transition(enum role_state from, enum role_event ev,
+				const struct role_transition *t)
+{
+	if (t->next != from)
+		log_info("pair: %s --%s--> %s", role_state_name(from), role_event_name(ev),
+			 role_state_name(t->next));
+	else if (t->refuse != ROLE_REFUSE_NONE)
+		log_info("pair: %s: %s refused (%s)", role_state_name(from), role_event_name(ev),
+			 role_refuse_name(t->refuse));
+	else
+		log_debug("pair: %s: %s", role_state_name(from), role_event_name(ev));
+}
+
+/* Applies an event under p->lock; epoch != 0 drops a result of an older episode. */
+static struct role_transition pair_apply_locked(struct pair *p, enum role_event ev, uint64_t epoch)
+{
+	struct role_transition t = {.next = p->state};
+	if (epoch && epoch != p->epoch)
+		return t;
+	t = role_next(p->state, ev);
+	pair_log_transition(p->state, ev, &t);
+	if (t.next != p->state) {
+		p->state = t.next;
+		p->epoch++;
+		role_timer_enter(p->timer, t.next);
+	}
+	uint32_t work = t.actions & ~ROLE_ACT(ROLE_A_LOG);
+	if (work && p->njobs < PAIR_MAX_JOBS) {
+		p->jobs[p->njobs++] = (struct pair_job){work, t.next, p->epoch, t.refuse};
+		pthread_cond_signal(&p->job_cv);
+	} else if (work) {
+		log_error("pair: action queue full, dropping %s's actions", role_event_name(ev));
+	}
+	return t;
+}
+
+static struct role_transition pair_apply(struct pair *p, enum role_event ev, uint64_t epoch)
+{
+	pthread_mutex_lock(&p->lock);
+	struct role_transition t = pair_apply_locked(p, ev, epoch);
+	pthread_mutex_unlock(&p->lock);
+	return t;
+}
+
+/* ---- messages -------------------------------------------------------------------- */
+
+static enum peer_status pair_send(struct pair *p, const struct peer_msg *m)
+{
+	pthread_mutex_lock(&p->link_lock);
+	enum peer_status st = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE
+				  ? peer_link_send(p->link, m)
+				  : PEER_ECLOSED;
+	pthread_mutex_unlock(&p->link_lock);
+	if (st != PEER_OK)
+		log_debug("pair: send %s: %s", peer_type_name(m->type), peer_strerror(st));
+	return st;
+}
+
+static void pair_send_notice(struct pair *p, enum peer_type type, uint16_t code, const char *text)
+{
+	struct peer_msg m = {.type = type};
+	struct peer_notice *n = type == PEER_FAULT		? &m.u.fault
+				: type == PEER_TAKEOVER_REQUEST ? &m.u.takeover
+								: &m.u.refuse;
+	n->code = code;
+	size_t len = strnlen(text, PEER_DETAIL_MAX);
+	memcpy(n->detail, text, len);
+	n->detail[len] = '\0';
+	pair_send(p, &m);
+}
+
+static void pair_send_heartbeat(struct pair *p)
+{
+	struct peer_msg m = {.type = PEER_HEARTBEAT};
+	pthread_mutex_lock(&p->lock);
+	m.u.heartbeat.state = (uint8_t)p->state;
+	m.u.heartbeat.epoch = p->epoch;
+	pthread_mutex_unlock(&p->lock);
+	/* bit 0: this node holds its partner down (the heartbeat-borne STAY_DOWN);
+	 * bit 1: this node is the preferred one (for the start-up tie-break) */
+	m.u.heartbeat.health =
+	    (atomic_load(&p->stay_down_on) ? 1u : 0u) | (p->cfg.preferred ? 2u : 0u);
+	pair_send(p, &m);
+}
+
+/* ---- actions ------------------------------------------------------------------- */
+
+/* Runs `sh -c CMD` with TWINFS_EVENT set, bounded in time. 0 when it exits 0. */
+static int pair_run_command(const char *cmd, const char *event)
+{
+	char envbuf[64];
+	snprintf(envbuf, sizeof(envbuf), "TWINFS_EVENT=%s", event);
+	/* A small fixed environment: setenv() is not thread-safe, and hooks should
+	 * not depend on what the daemon was started with. */
+	char *envp[] = {envbuf, "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+			NULL};
+	char *argv[] = {"sh", "-c", (char *)cmd, NULL};
+	pid_t pid;
+	int rc = posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, envp);
+	if (rc != 0)
+		return -rc;
+	for (int waited = 0;; waited += 10) {
+		int status;
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
+		if (r < 0 || waited >= PAIR_HOOK_TIMEOUT) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -ETIMEDOUT;
+		}
+		usleep(10000);
+	}
+}
+
+static int pair_hook(const char *cmd, const char *event)
+{
+	if (!cmd[0])
+		return 0;
+	int rc = pair_run_command(cmd, event);
+	if (rc < 0)
+		log_error("pair: %s hook '%s' failed: %s", event, cmd, strerror(-rc));
+	else
+		log_info("pair: %s hook '%s' done", event, cmd);
+	return rc;
+}
+
+static int pair_address(struct pair *p, bool add)
+{
+	char err[256] = "";
+	int rc = add ? vip_add(&p->vip, err, sizeof(err)) : vip_del(&p->vip, err, sizeof(err));
+	if (rc == 0 && add)
+		rc = vip_announce(&p->vip, 3);
+	if (rc < 0)
+		log_error("pair: %s service address %s/%u on %s: %s %s",
+			  add ? "adding" : "removing", p->vip.addr, p->vip.prefix, p->vip.iface,
+			  strerror(-rc), err);
+	else
+		log_info("pair: service address %s %s", p->vip.addr, add ? "added" : "removed");
+	return rc;
+}
+
+static void pair_sync_mirror(struct pair *p)
+{
+	uint8_t *buf = malloc(PEER_MIRROR_MAX_BYTES);
+	if (!buf)
+		return;
+	uint32_t used = 0,
+		 count = p->ops.mirror_collect(p->ops.arg, buf, PEER_MIRROR_MAX_BYTES, &used);
+	struct peer_msg m = {.type = PEER_MIRROR};
+	m.u.mirror = (struct peer_mirror){1, count, used, buf};
+	pair_send(p, &m);
+	log_info("pair: sent %u saved replies to the partner", count);
+	free(buf);
+}
+
+static void pair_load_mirror(struct pair *p)
+{
+	pthread_mutex_lock(&p->lock);
+	struct peer_mirror m = {1, p->mirror_count, p->mirror_used, p->mirror};
+	uint32_t off = 0, loaded = 0;
+	const uint8_t *rec;
+	uint32_t len;
+	while (p->mirror && peer_mirror_next(&m, &off, &rec, &len))
+		loaded += p->ops.mirror_load(p->ops.arg, rec, len) == 0;
+	p->mirror_used = p->mirror_count = 0;
+	pthread_mutex_unlock(&p->lock);
+	log_info("pair: loaded %u saved replies from the partner", loaded);
+}
+
+static int pair_check(struct pair *p)
+{
+	char why[PEER_DETAIL_MAX + 1] = "";
+	int rc = 0;
+	pthread_mutex_lock(&p->link_lock);
+	bool up = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE;
+	pthread_mutex_unlock(&p->link_lock);
+	if (!up)
+		snprintf(why, sizeof(why), "peer link down"), rc = -ENOTCONN;
+	else if (!p->peer_fp_ok)
+		snprintf(why, sizeof(why), "exports differ from the partner's"), rc = -EINVAL;
+	else
+		rc = p->ops.storage_check(p->ops.arg, why, sizeof(why));
+	pthread_mutex_lock(&p->lock);
+	snprintf(p->refuse_detail, sizeof(p->refuse_detail), "%s", rc ? why : "");
+	pthread_mutex_unlock(&p->lock);
+	if (rc)
+		log_warn("pair: cannot back the partner up: %s", why);
+	return rc;
+}
+
+static void pair_send_released(struct pair *p)
+{
+	struct peer_msg m = {.type = PEER_RELEASED};
+	p->ops.get_verifier(p->ops.arg, m.u.released.verifier);
+	pair_send(p, &m);
+}
+
+static void pair_send_refuse(struct pair *p, enum role_refuse why)
+{
+	/* Longer than a detail may be: pair_send_notice() cuts it to PEER_DETAIL_MAX. */
+	char detail[2 * PEER_DETAIL_MAX];
+	pthread_mutex_lock(&p->lock);
+	snprintf(detail, sizeof(detail), "%s%s%s", role_refuse_name(why),
+		 p->refuse_detail[0] ? ": " : "", p->refuse_detail);
+	pthread_mutex_unlock(&p->lock);
+	pair_send_notice(p, PEER_REFUSE, (uint16_t)why, detail);
+}
+
+/* Performs one action; a negative return fails the release or claim in progress. */
+static int pair_do(struct pair *p, enum role_action a, const struct pair_job *job)
+{
+	switch (a) {
+	case ROLE_A_START_FENCE:
+		if (p->cfg.fence_command[0] && pair_hook(p->cfg.fence_command, "fence") < 0)
+			return 0; /* not fenced: FENCING times out back to STANDBY */
+		pair_apply(p, ROLE_EV_PEER_FENCED, job->epoch);
+		return 0;
+	case ROLE_A_STOP_STAY_DOWN:
+		atomic_store(&p->stay_down_on, false);
+		return 0;
+	case ROLE_A_STOP_ADMITTING:
+		return 0; /* part of drain */
+	case ROLE_A_DRAIN:
+		if (p->ops.drain(p->ops.arg, p->cfg.drain_timeout_ms) == 0)
+			pair_apply(p, ROLE_EV_DRAIN_DONE, job->epoch);
+		return 0; /* a drain that timed out ends by the role timer */
+	case ROLE_A_FLUSH_WRITES:
+		return p->ops.flush(p->ops.arg);
+	case ROLE_A_SYNC_MIRROR:
+		pair_sync_mirror(p);
+		return 0;
+	case ROLE_A_CLOSE_CONNECTIONS:
+		p->ops.set_serving(p->ops.arg, false);
+		p->ops.close_clients(p->ops.arg);
+		return 0;
+	case ROLE_A_RELEASE_ADDRESS:
+		return pair_address(p, false);
+	case ROLE_A_RUN_RELEASE_HOOK:
+		return pair_hook(p->cfg.release_hook, "release");
+	case ROLE_A_RUN_CHECK:
+		pair_apply(p, pair_check(p) == 0 ? ROLE_EV_CHECK_PASSED : ROLE_EV_CHECK_FAILED,
+			   job->epoch);
+		return 0;
+	case ROLE_A_RUN_ACQUIRE_HOOK:
+		return pair_hook(p->cfg.acquire_hook, "acquire");
+	case ROLE_A_LOAD_MIRROR:
+		pair_load_mirror(p);
+		return 0;
+	case ROLE_A_BUMP_VERIFIER:
+		p->ops.bump_verifier(p->ops.arg);
+		return 0;
+	case ROLE_A_START_SERVING:
+		p->ops.set_serving(p->ops.arg, true);
+		return 0;
+	case ROLE_A_ADD_ADDRESS:
+		return pair_address(p, true);
+	case ROLE_A_START_STAY_DOWN:
+		atomic_store(&p->stay_down_on, true);
+		return 0;
+	case ROLE_A_SEND_FAULT:
+		pair_send_notice(p, PEER_FAULT, (uint16_t)p->fault, role_fault_name(p->fault));
+		return 0;
+	case ROLE_A_SEND_TAKEOVER_REQUEST:
+		pair_send_notice(p, PEER_TAKEOVER_REQUEST, 0, "take over");
+		return 0;
+	case ROLE_A_SEND_SHUTDOWN_REQUEST:
+		pair_send(p, &(struct peer_msg){.type = PEER_SHUTDOWN_REQUEST});
+		return 0;
+	case ROLE_A_SEND_REFUSE:
+		pair_send_refuse(p, job->refuse);
+		return 0;
+	case ROLE_A_SEND_RELEASED:
+		pair_send_released(p);
+		return 0;
+	case ROLE_A_SEND_GIVEBACK:
+		pair_send(p, &(struct peer_msg){.type = PEER_GIVEBACK});
+		return 0;
+	default:
+		/* LOG (done by pair_apply), STOP_FENCE, the lease and the tickle: nothing
+		 * to do until the storage lease lands (pair.h). */
+		return 0;
+	}
+}
+
+static void pair_adopt_verifier(struct pair *p, const struct pair_job *job)
+{
+	/* A planned takeover keeps the verifier: everything was flushed, so clients
+	 * need not resend (DESIGN.md). BUMP_VERIFIER, later in the job, overrides. */
+	pthread_mutex_lock(&p->lock);
+	bool have = p->have_peer_verf;
+	uint8_t verf[8];
+	memcpy(verf, p->peer_verf, 8);
+	p->have_peer_verf = false;
+	pthread_mutex_unlock(&p->lock);
+	if (have && !(job->actions & ROLE_ACT(ROLE_A_BUMP_VERIFIER)))
+		p->ops.set_verifier(p->ops.arg, verf);
+}
+
+static void pair_run_job(struct pair *p, const struct pair_job *job)
+{
+	bool releasing = job->next == ROLE_RELEASING;
+	bool claiming = job->next == ROLE_TAKING_OVER || job->next == ROLE_TAKING_BACK;
+	int rc = 0;
+
+	if (claiming)
+		pair_adopt_verifier(p, job);
+	for (int a = 0; a < ROLE__NACTIONS && rc == 0; a++)
+		if (job->actions & ROLE_ACT(a))
+			rc = pair_do(p, (enum role_action)a, job);
+	if (releasing)
+		pair_apply(p, rc ? ROLE_EV_RELEASE_FAILED : ROLE_EV_RELEASE_DONE, job->epoch);
+	if (claiming)
+		pair_apply(p, rc ? ROLE_EV_CLAIM_FAILED : ROLE_EV_CLAIM_DONE, job->epoch);
+}
+
+static void *pair_executor(void *arg)
+{
+	struct pair *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->njobs && !p->stopping)
+			pthread_cond_wait(&p->job_cv, &p->lock);
+		if (p->stopping)
+			break;
+		struct pair_job job = p->jobs[0];
+		memmove(p->jobs, p->jobs + 1, --p->njobs * sizeof(job));
+		pthread_mutex_unlock(&p->lock);
+		pair_run_job(p, &job);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* ---- the loop: link, heartbeats, liveness, timers --------------------------------- */
+
+static void pair_link_down(struct pair *p, const char *why)
+{
+	pthread_mutex_lock(&p->link_lock);
+	bool was = peer_link_fd(p->link) >= 0;
+	peer_link_close(p->link);
+	pthread_mutex_unlock(&p->link_lock);
+	if (was)
+		log_warn("pair: peer link down: %s", why);
+	p->backoff_ms = peer_backoff_next(p->backoff_ms);
+	p->next_connect_ms = now_ms() + p->backoff_ms;
+}
+
+static void pair_attach(struct pair *p, int fd)
+{
+	pthread_mutex_lock(&p->link_lock);
+	peer_link_close(p->link);
+	enum peer_status st = peer_link_attach(p->link, fd);
+	pthread_mutex_unlock(&p->link_lock);
+	if (st != PEER_OK)
+		log_warn("pair: peer link: %s", peer_strerror(st));
+	else
+		p->backoff_ms = 0;
+}
+
+static void pair_rx_mirror(struct pair *p, const struct peer_mirror *m)
+{
+	pthread_mutex_lock(&p->lock);
+	if (!p->mirror)
+		p->mirror = malloc(PEER_MIRROR_MAX_BYTES);
+	if (p->mirror && m->records_len <= PEER_MIRROR_MAX_BYTES) {
+		memcpy(p->mirror, m->records, m->records_len);
+		p->mirror_used = m->records_len;
+		p->mirror_count = m->count;
+	}
+	pthread_mutex_unlock(&p->lock);
+	struct peer_msg ack = {.type = PEER_MIRROR_ACK};
+	ack.u.mirror_ack.position = m->position;
+	pair_send(p, &ack);
+}
+
+static void pair_rx_heartbeat(struct pair *p, const struct peer_heartbeat *hb)
+{
+	pthread_mutex_lock(&p->lock);
+	p->peer_state = (enum role_state)hb->state;
+	p->peer_holds_me = hb->health & 1;
+	bool peer_preferred = hb->health & 2;
+	enum role_event ev = role_heartbeat_event(p->peer_state, p->peer_holds_me);
+	pair_apply_locked(p, ev, 0);
+	/* The preferred node starts the service when its partner serves nothing and
+	 * holds nobody down: the lease is free (role.h, LEASE_FREE). Two nodes both
+	 * configured preferred: node 1 wins, so they never both claim. */
+	bool mine = p->cfg.preferred && (!peer_preferred || p->cfg.node_id == 1);
+	if (mine && p->state == ROLE_STANDBY && ev == ROLE_EV_HB_PEER_IDLE)
+		pair_apply_locked(p, ROLE_EV_LEASE_FREE, 0);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void pair_rx(struct pair *p, const struct peer_msg *m)
+{
+	static const enum role_event ev_of[PEER_TYPE_MAX + 1] = {
+	    [PEER_FAULT] = ROLE_EV_RX_FAULT,
+	    [PEER_TAKEOVER_REQUEST] = ROLE_EV_RX_TAKEOVER_REQUEST,
+	    [PEER_SHUTDOWN_REQUEST] = ROLE_EV_RX_SHUTDOWN_REQUEST,
+	    [PEER_REFUSE] = ROLE_EV_RX_REFUSE,
+	    [PEER_RELEASED] = ROLE_EV_RX_RELEASED,
+	    [PEER_STAY_DOWN] = ROLE_EV_RX_STAY_DOWN,
+	    [PEER_GIVEBACK] = ROLE_EV_RX_GIVEBACK,
+	};
+	pthread_mutex_lock(&p->lock);
+	p->last_rx_ms = now_ms();
+	p->silent_reported = false;
+	p->peer_seen = true;
+	pthread_mutex_unlock(&p->lock);
+	switch (m->type) {
+	case PEER_HELLO:
+		p->peer_fp_ok = m->u.hello.config_fp == p->config_fp;
+		if (!p->peer_fp_ok)
+			log_error("pair: the partner's exports differ from ours: it cannot back us "
+				  "up, nor we it");
+		log_info("pair: peer link up (partner node %u)", m->u.hello.node_id);
+		return;
+	case PEER_HEARTBEAT:
+		pair_rx_heartbeat(p, &m->u.heartbeat);
+		return;
+	case PEER_MIRROR:
+		pair_rx_mirror(p, &m->u.mirror);
+		return;
+	case PEER_MIRROR_ACK:
+		return;
+	case PEER_FAULT:
+		log_warn("pair: partner reports a fault: %s", m->u.fault.detail);
+		break;
+	case PEER_REFUSE:
+		log_warn("pair: partner refused: %s", m->u.refuse.detail);
+		break;
+	case PEER_RELEASED:
+		pthread_mutex_lock(&p->lock);
+		memcpy(p->peer_verf, m->u.released.verifier, 8);
+		p->have_peer_verf = true;
+		pthread_mutex_unlock(&p->lock);
+		break;
+	default:
+		break;
+	}
+	pair_apply(p, ev_of[m->type], 0);
+}
+
+static void pair_receive(struct pair *p)
+{
+	for (;;) {
+		struct peer_msg m;
+		pthread_mutex_lock(&p->link_lock);
+		enum peer_status st = peer_link_recv(p->link, &m);
+		bool down = peer_link_fd(p->link) < 0;
+		pthread_mutex_unlock(&p->link_lock);
+		if (st == PEER_NEED_MORE)
+			return;
+		if (st == PEER_OK) {
+			pair_rx(p, &m);
+			continue;
+		}
+		if (down) {
+			pair_link_down(p, peer_strerror(st));
+			return;
+		}
+		log_warn("pair: dropped a frame from the partner: %s", peer_strerror(st));
+	}
+}
+
+static void pair_connect_step(struct pair *p, short revents)
+{
+	if (p->connect_fd >= 0 && revents) {
+		int fd = p->connect_fd;
+		p->connect_fd = -1;
+		if (peer_connect_finish(fd) == PEER_OK) {
+			pair_attach(p, fd);
+			return;
+		}
+		close(fd);
+		pair_link_down(p, "connect failed");
+		return;
+	}
+	pthread_mutex_lock(&p->link_lock);
+	bool have = peer_link_fd(p->link) >= 0;
+	pthread_mutex_unlock(&p->link_lock);
+	/* Node 1 connects, node 2 accepts: one connection, no crossing attempts. */
+	if (have || p->connect_fd >= 0 || p->cfg.node_id != 1 || now_ms() < p->next_connect_ms)
+		return;
+	int fd;
+	enum peer_status st =
+	    peer_connect_start((struct sockaddr *)&p->peer_sa, p->peer_salen, &fd);
+	if (st == PEER_OK)
+		pair_attach(p, fd);
+	else if (st == PEER_NEED_MORE)
+		p->connect_fd = fd;
+	else
+		pair_link_down(p, peer_strerror(st));
+}
+
+static void pair_accept(struct pair *p)
+{
+	int fd;
+	struct sockaddr_storage from;
+	socklen_t fromlen = sizeof(from);
+	if (peer_accept(p->listen_fd, &fd, &from, &fromlen) == PEER_OK)
+		pair_attach(p, fd); /* a newer connection replaces the old one */
+}
+
+static void pair_timers(struct pair *p)
+{
+	uint64_t now = now_ms();
+	if (now >= p->next_hb_ms) {
+		pair_send_heartbeat(p);
+		p->next_hb_ms = now + p->cfg.heartbeat_ms;
+	}
+	if (atomic_load(&p->stay_down_on) && now >= p->next_sd_ms) {
+		pair_send(p, &(struct peer_msg){.type = PEER_STAY_DOWN});
+		p->next_sd_ms = now + p->cfg.stay_down_ms;
+	}
+	pthread_mutex_lock(&p->lock);
+	if (!p->silent_reported && now - p->last_rx_ms > p->cfg.dead_ms) {
+		p->silent_reported = true;
+		log_warn("pair: no word from the partner for %u ms", p->cfg.dead_ms);
+		pair_apply_locked(p, ROLE_EV_PEER_SILENT, 0);
+	}
+	if (role_timer_due(p->timer))
+		pair_apply_locked(p, ROLE_EV_TIMEOUT, 0);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void *pair_loop(void *arg)
+{
+	struct pair *p = arg;
+	while (true) {
+		pthread_mutex_lock(&p->lock);
+		bool stop = p->stopping;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+		pair_connect_step(p, 0);
+		pthread_mutex_lock(&p->link_lock);
+		int lfd = peer_link_fd(p->link);
+		pthread_mutex_unlock(&p->link_lock);
+		struct pollfd fds[3] = {{.fd = p->listen_fd, .events = POLLIN},
+					{.fd = p->connect_fd, .events = POLLOUT},
+					{.fd = lfd, .events = POLLIN}};
+		if (poll(fds, 3, PAIR_LOOP_TICK_MS) > 0) {
+			if (fds[0].revents & POLLIN)
+				pair_accept(p);
+			if (fds[1].revents)
+				pair_connect_step(p, fds[1].revents);
+			if (fds[2].revents)
+				pair_receive(p);
+		}
+		pair_timers(p);
+	}
+	return NULL;
+}
+
+/* ---- set-up and operator commands ------------------------------------------------ */
+
+static int pair_resolve(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+			socklen_t *len)
+{
+	struct addrinfo hints = {.ai_flags = AI_NUMERICHOST, .ai_socktype = SOCK_STREAM}, *ai;
+	char service[8];
+	snprintf(service, sizeof(service), "%u", port);
+	if (getaddrinfo(addr, service, &hints, &ai) != 0)
+		return -EINVAL;
+	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
+	*len = ai->ai_addrlen;
+	freeaddrinfo(ai);
+	return 0;
+}
+
+int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct pair_ops *ops,
+		struct pair **out)
+{
+	uint8_t key[PEER_KEY_MAX];
+	size_t keylen;
+	char err[256];
+	if (peer_key_load(cfg->key_file, key, &keylen, err, sizeof(err)) < 0) {
+		log_error("pair: key file %s: %s", cfg->key_file, err);
+		return -EACCES;
+	}
+	struct pair *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cfg = *cfg;
+	p->ops = *ops;
+	p->config_fp = config_fp;
+	p->listen_fd = p->connect_fd = -1;
+	struct peer_params pp = {key, keylen, cfg->node_id, 3 - cfg->node_id, config_fp};
+	p->link = peer_link_new(&pp, 0);
+	memset(key, 0, sizeof(key));
+	struct role_timeouts lim;
+	role_timeouts_default(&lim);
+	lim.ms[ROLE_TIMER_DRAIN] = cfg->drain_timeout_ms;
+	lim.ms[ROLE_TIMER_PEER_RELEASE] = cfg->release_timeout_ms;
+	p->timer = role_timer_new(NULL, NULL, &lim);
+	snprintf(p->vip.iface, sizeof(p->vip.iface), "%s", cfg->service_interface);
+	snprintf(p->vip.addr, sizeof(p->vip.addr), "%s", cfg->service_address);
+	p->vip.prefix = cfg->service_prefix;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_mutex_init(&p->link_lock, NULL);
+	pthread_cond_init(&p->job_cv, NULL);
+	p->state = ROLE_STARTING;
+	p->epoch = 1;
+	if (!p->link || !p->timer ||
+	    pair_resolve(cfg->peer_address, cfg->peer_port, &p->peer_sa, &p->peer_salen) < 0) {
+		log_error("pair: cannot set up the peer link to %s:%u", cfg->peer_address,
+			  cfg->peer_port);
+		pair_stop(p);
+		return -EINVAL;
+	}
+	*out = p;
+	return 0;
+}
+
+const char *pair_role_name(struct pair *p)
+{
+	pthread_mutex_lock(&p->lock);
+	const char *n = role_state_name(p->state);
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+static int pair_command(struct pair *p, enum role_event ev, char *msg)
+{
+	struct role_transition t = pair_apply(p, ev, 0);
+	if (t.refuse != ROLE_REFUSE_NONE) {
+		snprintf(msg, ADMIN_MAX_LINE, "refused: %s", role_refuse_name(t.refuse));
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int cmd_handover(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	(void)argc, (void)argv, (void)out;
+	return pair_command(arg, ROLE_EV_OP_HANDOVER, msg);
+}
+
+static int cmd_takeover(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	struct pair *p = arg;
+	(void)argc, (void)argv, (void)out;
+	pthread_mutex_lock(&p->lock);
+	bool idle = p->state == ROLE_STANDBY && p->peer_seen && !p->peer_holds_me &&
+		    role_heartbeat_event(p->peer_state, false) == ROLE_EV_HB_PEER_IDLE;
+	pthread_mutex_unlock(&p->lock);
+	/* Nobody serves: start the service here rather than ask for a release. */
+	return pair_command(p, idle ? ROLE_EV_LEASE_FREE : ROLE_EV_OP_TAKEOVER, msg);
+}
+
+static int cmd_giveback(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	(void)argc, (void)argv, (void)out;
+	return pair_command(arg, ROLE_EV_OP_GIVEBACK, msg);
+}
+
+static int cmd_fault(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	struct pair *p = arg;
+	(void)out;
+	pthread_mutex_lock(&p->lock);
+	p->fault = argc > 1 && !strcmp(argv[1], "storage") ? ROLE_FAULT_STORAGE
+		   : argc > 1 && !strcmp(argv[1], "stuck") ? ROLE_FAULT_STUCK
+							   : ROLE_FAULT_INJECTED;
+	pthread_mutex_unlock(&p->lock);
+	return pair_command(p, ROLE_EV_LOCAL_FAULT, msg);
+}
+
+static int cmd_pair(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	struct pair *p = arg;
+	(void)argc, (void)argv, (void)msg;
+	pthread_mutex_lock(&p->link_lock);
+	const char *link = peer_link_state_name(peer_link_state(p->link));
+	pthread_mutex_unlock(&p->link_lock);
+	pthread_mutex_lock(&p->lock);
+	fprintf(out,
+		"role %s\nnode %u\npeer_link %s\npeer_role %s\nholding_peer_down %s\n"
+		"held_down %s\nlast_heard_ms %llu\nservice_address %s/%u on %s\n",
+		role_state_name(p->state), p->cfg.node_id, link,
+		p->peer_seen ? role_state_name(p->peer_state) : "unknown",
+		atomic_load(&p->stay_down_on) ? "yes" : "no", p->peer_holds_me ? "yes" : "no",
+		(unsigned long long)(now_ms() - p->last_rx_ms), p->vip.addr, p->vip.prefix,
+		p->vip.iface);
+	pthread_mutex_unlock(&p->lock);
+	return 0;
+}
+
+static void pair_admin(struct pair *p, struct admin *a)
+{
+	admin_add(a, &(struct admin_command){"handover", "handover",
+					     "serving node: ask the partner to take over",
+					     cmd_handover, p});
+	admin_add(a, &(struct admin_command){"takeover", "takeover",
+					     "standby: take the service over", cmd_takeover, p});
+	admin_add(a, &(struct admin_command){"giveback", "giveback",
+					     "hand the service back the careful way", cmd_giveback,
+					     p});
+	admin_add(a, &(struct admin_command){"fault", "fault [storage|stuck|injected]",
+					     "report a fault here (tests)", cmd_fault, p});
+	admin_add(
+	    a, &(struct admin_command){"pair", "pair", "role, partner and peer link", cmd_pair, p});
+}
+
+int pair_start(struct pair *p, struct admin *admin)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	if (pair_resolve(p->cfg.listen_address, p->cfg.listen_port, &ss, &len) < 0 ||
+	    peer_listen((struct sockaddr *)&ss, len, &p->listen_fd) != PEER_OK) {
+		log_error("pair: cannot listen for the partner on %s port %u: %s",
+			  p->cfg.listen_address, p->cfg.listen_port, strerror(errno));
+		return -EADDRINUSE;
+	}
+	if (admin)
+		pair_admin(p, admin);
+	p->last_rx_ms = now_ms();
+	role_timer_enter(p->timer, p->state);
+	/* A restarting node must hear its partner (and any STAY_DOWN) before it serves. */
+	p->ops.set_serving(p->ops.arg, false);
+	if (pthread_create(&p->exec_thread, NULL, pair_executor, p) != 0)
+		return -EAGAIN;
+	if (pthread_create(&p->loop_thread, NULL, pair_loop, p) != 0) {
+		pthread_mutex_lock(&p->lock);
+		p->stopping = true;
+		pthread_cond_signal(&p->job_cv);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->exec_thread, NULL);
+		return -EAGAIN;
+	}
+	p->started = true;
+	log_info("pair: node %u, partner at %s port %u, service address %s", p->cfg.node_id,
+		 p->cfg.peer_address, p->cfg.peer_port, p->cfg.service_address);
+	return 0;
+}
+
+void pair_stop(struct pair *p)
+{
+	if (!p)
+		return;
+	if (p->started) {
+		pthread_mutex_lock(&p->lock);
+		p->stopping = true;
+		pthread_cond_signal(&p->job_cv);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->loop_thread, NULL);
+		pthread_join(p->exec_thread, NULL);
+	}
+	if (p->listen_fd >= 0)
+		close(p->listen_fd);
+	if (p->connect_fd >= 0)
+		close(p->connect_fd);
+	peer_link_free(p->link);
+	role_timer_free(p->timer);
+	free(p->mirror);
+	pthread_cond_destroy(&p->job_cv);
+	pthread_mutex_destroy(&p->link_lock);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}

@@ -1,0 +1,68 @@
+/*
+ * pair.h — the failover loop of one node: the peer link, heartbeats, the role
+ * table (failover/role) and the actions it asks for (DESIGN.md "The pair").
+ *
+ * Two threads, both owned here:
+ *   - the loop: peer link (listen, connect with back-off, receive), heartbeats,
+ *     the dead-time watch, periodic STAY_DOWN, role timeouts and operator
+ *     commands; it turns all of them into role events and applies role_next();
+ *   - the executor: performs a transition's actions in order (drain, flush, close
+ *     connections, move the address, hooks, mirror, messages) and reports the
+ *     slow ones' results back as events, tagged with the state episode they
+ *     belong to so a late result cannot act on a later state.
+ *
+ * The server is reached only through struct pair_ops, so this module knows
+ * nothing of RPC or NFS.
+ *
+ * Left out for now (issue: unplanned failover): the storage lease. Without it an
+ * unplanned takeover happens once the partner has been silent for the dead time
+ * and the fence command (if any) succeeded; a cut peer link with both nodes alive
+ * can then give two servers. Configure fence_command until the lease lands.
+ */
+#ifndef TWINFS_FAILOVER_PAIR_PAIR_H
+#define TWINFS_FAILOVER_PAIR_PAIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config/config.h"
+
+struct pair;
+struct admin;
+
+struct pair_ops {
+	void *arg;
+	/* serve requests or drop them (a standby drops all but NULL) */
+	void (*set_serving)(void *arg, bool on);
+	/* stop admitting new requests and wait for those executing; 0 or -ETIMEDOUT */
+	int (*drain)(void *arg, uint32_t timeout_ms);
+	/* commit every unstable write of every export to stable storage */
+	int (*flush)(void *arg);
+	void (*close_clients)(void *arg);
+	/* a new NFSv3 write verifier: unflushed writes may be lost (unplanned) */
+	void (*bump_verifier)(void *arg);
+	/* the write verifier to hand over (planned) and to adopt */
+	void (*get_verifier)(void *arg, uint8_t verf[8]);
+	void (*set_verifier)(void *arg, const uint8_t verf[8]);
+	/* can this node serve the exports? 0, or -errno with a reason */
+	int (*storage_check)(void *arg, char *why, size_t len);
+	/* saved replies for the partner: fills buf with length-prefixed records
+	 * (peer_mirror_add format), returns the count */
+	uint32_t (*mirror_collect)(void *arg, uint8_t *buf, size_t cap, uint32_t *used);
+	/* one record received from the partner, into the request table */
+	int (*mirror_load)(void *arg, const uint8_t *rec, size_t len);
+};
+
+/* 0, or -errno after logging why (key file, addresses). */
+int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct pair_ops *ops,
+		struct pair **out);
+/* Adds handover, takeover, giveback, fault and pair commands to admin (before
+ * admin_start) and starts the threads. */
+int pair_start(struct pair *p, struct admin *admin);
+void pair_stop(struct pair *p);
+/* For status output: the role's name. */
+const char *pair_role_name(struct pair *p);
+
+#endif

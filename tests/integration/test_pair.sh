@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# test_pair.sh TWINFSD — two twinfsd nodes sharing storage, and a client, each in
+# a network namespace made here, on a bridge in 192.0.2.0/24 (documentation
+# range). Node A (preferred) starts the service; an operator hands it over to B,
+# B gives it back, B takes it over from the standby side; after every move the
+# client (libnfs through the service address) reads what it wrote, and the
+# service address is on exactly one node. Everything made is removed at exit.
+set -euo pipefail
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+twinfsd=$(realpath "$1")
+twinctl=$(dirname "$twinfsd")/../cli/twinctl
+tw_mktemp pair
+dir=$TW_TMP
+id=$$
+nsa=twa-$id nsb=twb-$id nsc=twc-$id br=twbr$((id % 100000))
+VIP=192.0.2.100
+# shellcheck disable=SC2317 # run from the EXIT trap
+cleanup_pair() {
+	local pid
+	for pid in "${TW_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	sleep 0.3
+	ip netns del "$nsa" 2>/dev/null || true
+	ip netns del "$nsb" 2>/dev/null || true
+	ip netns del "$nsc" 2>/dev/null || true
+	ip link del "$br" 2>/dev/null || true
+	tw_cleanup
+}
+trap cleanup_pair EXIT
+
+# The network: one bridge in the root namespace, a veth to each namespace.
+ip link add "$br" type bridge
+ip link set "$br" up
+n=0
+for ns in "$nsa" "$nsb" "$nsc"; do
+	n=$((n + 1))
+	ip netns add "$ns"
+	ip link add "tw$n-$id" type veth peer name eth0 netns "$ns"
+	ip link set "tw$n-$id" master "$br" up
+	ip -n "$ns" link set lo up
+	ip -n "$ns" link set eth0 up
+done
+ip -n "$nsa" addr add 192.0.2.11/24 dev eth0
+ip -n "$nsb" addr add 192.0.2.12/24 dev eth0
+ip -n "$nsc" addr add 192.0.2.2/24 dev eth0
+
+# Shared storage: one directory both nodes export; the same handle secret.
+mkdir -p "$dir/share" "$dir/a" "$dir/b"
+head -c 16 /dev/urandom >"$dir/a/handle.key"
+cp "$dir/a/handle.key" "$dir/b/handle.key"
+head -c 64 /dev/urandom >"$dir/peer.key"
+chmod 600 "$dir/peer.key" "$dir/a/handle.key" "$dir/b/handle.key"
+node_conf() { # node_conf ID SELF PEER PREFERRED
+	cat <<CONF
+server {
+	bind = 0.0.0.0
+	nfs_port = 2049
+	mount_port = 20048
+	state_dir = $dir/$2
+	rpcbind = false
+}
+export {
+	id = 1
+	path = $dir/share
+	pseudo = /share
+	clients = 192.0.2.0/24
+	squash = no_root_squash
+}
+pair {
+	node_id = $1
+	listen_address = 192.0.2.$3
+	peer_address = 192.0.2.$4
+	key_file = $dir/peer.key
+	service_address = $VIP
+	service_prefix = 24
+	service_interface = eth0
+	preferred = $5
+	heartbeat_ms = 100
+	dead_ms = 1000
+}
+CONF
+}
+node_conf 1 a 11 12 true >"$dir/a.conf"
+node_conf 2 b 12 11 false >"$dir/b.conf"
+ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
+TW_PIDS+=($!)
+pida=$!
+ip netns exec "$nsb" "$twinfsd" --config "$dir/b.conf" </dev/null >>"$dir/b.log" 2>&1 &
+TW_PIDS+=($!)
+pidb=$!
+
+pass=0 fail=0
+check() { if "${@:2}"; then echo "ok - $1"; pass=$((pass + 1)); else echo "not ok - $1"; fail=$((fail + 1)); fi; }
+role() { "$twinctl" -s "$dir/$1/admin.sock" pair 2>/dev/null | sed -n 's/^role //p'; }
+wait_roles() { # wait_roles ROLE_A ROLE_B: bounded, 20 s
+	for _ in $(seq 200); do
+		[ "$(role a)" = "$1" ] && [ "$(role b)" = "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "# roles: a=$(role a) b=$(role b), wanted $1/$2" >&2
+	return 1
+}
+vip_on() { local a; a=$(ip -n "$1" addr show dev eth0); [[ "$a" == *"inet $VIP/"* ]]; }
+only_on() { vip_on "$1" && ! vip_on "$2" && return 0; ip -n "$1" -br addr >&2; ip -n "$2" -br addr >&2; return 1; }
+URL="nfs://$VIP/share"
+Q='?version=3&nfsport=2049&mountport=20048'
+client() { ip netns exec "$nsc" timeout 60 "$@"; }
+roundtrip() { # roundtrip NAME: write a file through the service address, read it back
+	head -c 100000 /dev/urandom >"$dir/$1.src"
+	client nfs-cp "$dir/$1.src" "$URL/$1$Q" >/dev/null &&
+		client nfs-cp "$URL/$1$Q" "$dir/$1.back" >/dev/null &&
+		cmp -s "$dir/$1.src" "$dir/$1.back"
+}
+readback() { rm -f "$dir/$1.again"; client nfs-cp "$URL/$1$Q" "$dir/$1.again" >/dev/null && cmp -s "$dir/$1.src" "$dir/$1.again"; }
+
+check "A (preferred) serves, B stands by" wait_roles ACTIVE STANDBY
+check "service address on A only" only_on "$nsa" "$nsb"
+check "client writes and reads through the service address" roundtrip one
+ctl() { "$twinctl" -s "$dir/$1/admin.sock" "${@:2}" >/dev/null; }
+check "handover from A is accepted" ctl a handover
+# A released, then B's STAY_DOWN holds it down until a giveback (claims 2, 17).
+check "B serves, A released and held down" wait_roles HELD_DOWN ACTIVE
+check "service address on B only" only_on "$nsb" "$nsa"
+check "client reads the file written before, through B" readback one
+check "client writes and reads through B" roundtrip two
+refused() { ! ctl "$@" 2>/dev/null; }
+check "a takeover on B, which serves, is refused" refused b takeover
+check "a handover on A, which is held down, is refused" refused a handover
+check "giveback from B is accepted" ctl b giveback
+check "A serves again, B stands by" wait_roles ACTIVE STANDBY
+check "service address on A only again" only_on "$nsa" "$nsb"
+check "client reads the first file through A" readback one
+check "client reads the second file through A" readback two
+check "takeover from the standby (B) is accepted" ctl b takeover
+check "B serves, A released and held down (operator on B)" wait_roles HELD_DOWN ACTIVE
+check "client writes and reads through B after the takeover" roundtrip three
+for n in a b; do
+	if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
+	if tw_alive "$pid"; then
+		kill -TERM "$pid"
+		rc=0
+		wait "$pid" || rc=$?
+		check "node $n exits 0 on SIGTERM" test "$rc" = 0
+	else
+		check "node $n still running at the end" false
+	fi
+done
+if [ "$fail" != 0 ]; then tw_show_log "$dir/a.log" 60; tw_show_log "$dir/b.log" 60; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
