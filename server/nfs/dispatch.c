@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "server/drc/drc.h"
+#include "server/export/siphash.h"
 #include "server/log/log.h"
 
 void *arena_alloc_raw(struct arena *a, size_t n)
@@ -114,20 +115,37 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 		rpc_req_reply(ctx->rpc, d->encode, res);
 }
 
+/*
+ * The arguments' checksum in the request table's key. libntirpc hashes the first
+ * 256 bytes (as knfsd's DRC does); for a non-idempotent call whose arguments fit in
+ * buf (all but large WRITEs) the whole argument is hashed as well, so a reused XID
+ * whose arguments differ only further on (a long name) is still a new call.
+ */
+static uint64_t dispatch_cksum(const struct proc_desc *d, struct rpc_req *req, void *args,
+			       uint8_t *buf, size_t buflen)
+{
+	static const uint8_t key[16] = "twinfs-args-sum!";
+	uint64_t sum = rpc_req_cksum(req);
+	if (!(d->flags & PROC_NONIDEMPOTENT))
+		return sum;
+	size_t n = dispatch_encode(d->decode, args, buf, buflen);
+	return n ? sum ^ siphash24(key, buf, n) : sum;
+}
+
 /* Asks the request table what to do with a decoded call; true = run it. */
 static bool dispatch_admit(struct drc *drc, const struct proc_desc *d, struct rpc_req *req,
-			   struct drc_entry **ent, uint8_t *buf, size_t buflen)
+			   void *args, struct drc_entry **ent, uint8_t *buf, size_t buflen)
 {
 	struct drc_key key = {.xid = rpc_req_xid(req),
 			      .prog = rpc_req_prog(req),
 			      .vers = rpc_req_vers(req),
-			      .proc = rpc_req_proc(req),
-			      .cksum = rpc_req_cksum(req)};
+			      .proc = rpc_req_proc(req)};
 	size_t len = 0;
 
 	*ent = NULL;
 	if (!drc)
 		return true;
+	key.cksum = dispatch_cksum(d, req, args, buf, buflen);
 	drc_key_set_addr(&key, rpc_req_remote(req));
 	switch (drc_begin(drc, &key, ent, buf, buflen, &len)) {
 	case DRC_NEW:
@@ -177,7 +195,7 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	memset(res, 0, d->ressize);
 	if (!rpc_req_decode(req, d->decode, args))
 		rpc_req_err_garbage(req);
-	else if (dispatch_admit(drc, d, req, &ent, saved, sizeof(saved)))
+	else if (dispatch_admit(drc, d, req, args, &ent, saved, sizeof(saved)))
 		dispatch_run(&ctx, d, drc, ent, args, res, saved, sizeof(saved));
 	xdr_free(d->decode, args);
 	arena_release(&arena);

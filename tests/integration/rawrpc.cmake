@@ -7,6 +7,10 @@
 # send what a library would refuse to).
 add_library(twinfs_rawrpc STATIC ${CMAKE_CURRENT_LIST_DIR}/rawrpc.c)
 
+if(TARGET test_drc_replay)
+  target_link_libraries(test_drc_replay PRIVATE twinfs_rawrpc)
+endif()
+
 if(TARGET test_badinput)
   target_link_libraries(test_badinput PRIVATE twinfs_rawrpc)
 endif()
