@@ -319,10 +319,15 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		return 0;
 	case ROLE_A_CLOSE_CONNECTIONS:
 		p->ops.set_serving(p->ops.arg, false);
-		p->ops.close_clients(p->ops.arg);
 		return 0;
-	case ROLE_A_RELEASE_ADDRESS:
-		return pair_address(p, false);
+	case ROLE_A_RELEASE_ADDRESS: {
+		/* The address goes first, then the connections: a client whose
+		 * connection closes must not reconnect to this node, which no longer
+		 * serves, but find the address gone and retry until the partner has it. */
+		int rc = pair_address(p, false);
+		p->ops.close_clients(p->ops.arg);
+		return rc;
+	}
 	case ROLE_A_RUN_RELEASE_HOOK:
 		return pair_hook(p->cfg.release_hook, "release");
 	case ROLE_A_RUN_CHECK:

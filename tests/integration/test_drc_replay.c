@@ -13,8 +13,11 @@
  *   - REMOVE, RENAME, CREATE GUARDED, MKDIR, LINK: the first call succeeds; the same
  *     call on a new connection, then again on the first one, gets a byte-identical
  *     NFS3_OK reply, and the directory (checked locally, in D/rw) does not change;
- *   - the same XID with other arguments is another call (the argument checksum);
- *   - GETATTR with the same XID runs again: it sees a size changed in between;
+ *   - the same XID with other arguments is another call (the argument checksum),
+ *     also when they differ only after their first 256 bytes;
+ *   - GETATTR with the same XID runs again: it sees a size changed in between; and
+ *     sent again the moment its reply arrives, it is answered again (a finished
+ *     call must not linger as "in progress");
  *   - a flood of 50,000 distinct-XID REMOVEs of a missing name (each one a cached
  *     reply) leaves the daemon's RSS below 150 MB, and a reply cached before the
  *     flood has been evicted (the count bound) so its call runs again;
@@ -55,6 +58,7 @@
 #define SLOW_DUP_MS	 200  /* the retransmission follows the call after this */
 #define SLOW_WINDOW_MS	 3000 /* all replies to the in-flight pair arrive within this */
 #define SNAP_MAX	 16
+#define BACK_TO_BACK	 2000 /* GETATTRs sent twice in a row */
 #define NFSPROC3_GETATTR 1
 #define NFSPROC3_CREATE	 8
 #define NFSPROC3_MKDIR	 9
@@ -619,6 +623,34 @@ static int case_getattr_reruns(struct ctx *t, char *why, size_t n)
 	return 0;
 }
 
+/* An idempotent call sent again the moment its reply arrives is answered again:
+ * once its reply is out, a call is no longer "in progress" (were it still in the
+ * table, the copy would be dropped and its client left waiting for ever). */
+static int case_getattr_back_to_back(struct ctx *t, char *why, size_t n)
+{
+	struct reply r;
+	uint8_t mem[256];
+	struct rr_buf args;
+	struct rr_conn k;
+	struct call c;
+	int rc = 0;
+
+	if (conn_open(t, &k, t->port))
+		return fail(why, n, "cannot connect");
+	rr_buf_init(&args, mem, sizeof(mem));
+	rr_put_fh(&args, &t->root);
+	for (unsigned i = 0; i < BACK_TO_BACK && rc == 0; i++) {
+		call_build(&c, t->xid++, NFSPROC3_GETATTR, &args);
+		for (int copy = 0; copy < 2 && rc == 0; copy++) {
+			int st = exchange(k.fd, &c, &r, why, n);
+			if (st != RR_NFS3_OK)
+				rc = st < 0 ? -1 : fail(why, n, "GETATTR status %d", st);
+		}
+	}
+	rr_close(&k);
+	return rc;
+}
+
 /* ---- the flood --------------------------------------------------------------- */
 
 /* Receives one reply of the flood: 0 (NOENT, as it must be) or -1. */
@@ -892,6 +924,7 @@ int main(void)
 	run(&t, "same XID, arguments differing after byte 256: a new call",
 	    case_same_xid_args_differ_late);
 	run(&t, "GETATTR with the same XID runs again", case_getattr_reruns);
+	run(&t, "GETATTR sent again as its reply arrives is answered", case_getattr_back_to_back);
 	run(&t, "retransmission while executing: one execution, one reply", case_in_flight);
 	run(&t, "flood of distinct XIDs: RSS bounded, old replies evicted", case_flood);
 	printf("%u passed, %u failed\n", t.passed, t.failed);

@@ -117,6 +117,28 @@ check "A (preferred) serves, B stands by" wait_roles ACTIVE STANDBY
 check "service address on A only" only_on "$nsa" "$nsb"
 check "client writes and reads through the service address" roundtrip one
 ctl() { "$twinctl" -s "$dir/$1/admin.sock" "${@:2}" >/dev/null; }
+# Under load: a checking libnfs workload runs through a handover and a giveback.
+pairload=${TWINFS_PAIRLOAD:-$(dirname "$twinfsd")/../tests/integration/pairload}
+load_pid=
+if [ -x "$pairload" ]; then
+	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" >"$dir/load.out" 2>"$dir/load.err" &
+	load_pid=$!
+	sleep 2
+	check "handover under load is accepted" ctl a handover
+	check "B serves under load" wait_roles HELD_DOWN ACTIVE
+	sleep 2
+	check "giveback under load is accepted" ctl b giveback
+	check "A serves again under load" wait_roles ACTIVE STANDBY
+	sleep 2
+	touch "$dir/stop"
+	load_ok() { wait "$load_pid"; }
+	check "the load saw no error and lost nothing across handover and giveback" load_ok
+	echo "# $(cat "$dir/load.out") (max_ms: the longest a request waited)"
+	[ -s "$dir/load.err" ] && sed 's/^/# /' "$dir/load.err" | head -20
+else
+	check "pairload is built (TWINFS_PAIRLOAD)" false
+fi
+
 check "handover from A is accepted" ctl a handover
 # A released, then B's STAY_DOWN holds it down until a giveback (claims 2, 17).
 check "B serves, A released and held down" wait_roles HELD_DOWN ACTIVE
