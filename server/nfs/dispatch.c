@@ -103,8 +103,11 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 {
 	d->handler(ctx, args, res);
 	if (!(d->flags & PROC_NONIDEMPOTENT) || !ent) {
-		rpc_req_reply(ctx->rpc, d->encode, res);
+		/* Forget an idempotent call before its reply goes out: a retransmission
+		 * that arrives once the reply is on its way must run again, not be
+		 * dropped as "in progress" with no reply left to answer it. */
 		drc_finish(drc, ent, NULL, 0);
+		rpc_req_reply(ctx->rpc, d->encode, res);
 		return;
 	}
 	size_t n = dispatch_encode(d->encode, res, buf, buflen);
