@@ -3,6 +3,7 @@
 #
 #   scripts/build.sh          RelWithDebInfo into build/
 #   scripts/build.sh --asan   the same with AddressSanitizer + UBSan into build-asan/
+#   scripts/build.sh --tsan   the same with ThreadSanitizer into build-tsan/
 #
 # Run from anywhere; the build directories are relative to the repository root.
 set -euo pipefail
@@ -17,6 +18,10 @@ for arg in "$@"; do
 	--asan)
 		dir=build-asan
 		opts+=(-DTWINFS_SANITIZE=ON)
+		;;
+	--tsan)
+		dir=build-tsan
+		opts+=(-DTWINFS_TSAN=ON)
 		;;
 	-h | --help)
 		sed -n '2,/^set -euo/p' "$0" | sed 's/^# \{0,1\}//;$d' >&2

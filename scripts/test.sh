@@ -141,6 +141,10 @@ if [ $quick = 1 ]; then
 else
 	suite normal build --
 	suite asan build-asan --asan --
+	# The lock-free and threaded modules' stress tests under ThreadSanitizer.
+	# liburcu is not built for TSan: tests/tsan.supp names its libraries.
+	TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1" \
+		suite tsan build-tsan --tsan -- -R 'unit\.test_(drc|peer|role)$'
 fi
 format_check
 

@@ -29,6 +29,27 @@
 
 #include "server/export/siphash.h"
 
+/*
+ * ThreadSanitizer cannot see liburcu 0.13's synchronisation (inline assembly): tell
+ * it about the three orderings the table relies on. An entry's fields are written
+ * before it is published in the hash (release) and read after it is found there
+ * (acquire); a grace period orders every reader's accesses before the free.
+ */
+#if defined(__SANITIZE_THREAD__)
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+static char drc__grace;
+#define drc__publish(e)	   __tsan_release(e)
+#define drc__observe(e)	   __tsan_acquire(e)
+#define drc__read_unlock() (__tsan_release(&drc__grace), urcu_bp_read_unlock())
+#define drc__grace_over()  __tsan_acquire(&drc__grace)
+#else
+#define drc__publish(e)	   ((void)(e))
+#define drc__observe(e)	   ((void)(e))
+#define drc__read_unlock() urcu_bp_read_unlock()
+#define drc__grace_over()  ((void)0)
+#endif
+
 struct drc_entry {
 	struct cds_lfht_node node;
 	struct rcu_head rcu;
@@ -105,6 +126,7 @@ static void drc_entry_free(struct drc_entry *e)
 
 static void drc_entry_free_rcu(struct rcu_head *head)
 {
+	drc__grace_over();
 	drc_entry_free(caa_container_of(head, struct drc_entry, rcu));
 }
 
@@ -118,7 +140,7 @@ void drc_destroy(struct drc *d)
 	urcu_bp_read_lock();
 	cds_lfht_for_each_entry(d->ht, &it, e, node) if (cds_lfht_del(d->ht, &e->node) == 0)
 	    urcu_bp_call_rcu(&e->rcu, drc_entry_free_rcu);
-	urcu_bp_read_unlock();
+	drc__read_unlock();
 	urcu_bp_barrier(); /* every pending free has run */
 	cds_lfht_destroy(d->ht, NULL);
 	free(d->ring);
@@ -165,7 +187,10 @@ static bool drc_key_eq(const struct drc_key *a, const struct drc_key *b)
 
 static int drc_match(struct cds_lfht_node *node, const void *key)
 {
-	return drc_key_eq(&caa_container_of(node, struct drc_entry, node)->key, key);
+	struct drc_entry *e = caa_container_of(node, struct drc_entry, node);
+
+	drc__observe(e);
+	return drc_key_eq(&e->key, key);
 }
 
 /* Removes e from the table if it is still there; true if this call removed it. */
@@ -282,7 +307,7 @@ enum drc_verdict drc_begin(struct drc *d, const struct drc_key *k, struct drc_en
 		 * rather than disturb an entry the ring owns. */
 		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), buf, buflen,
 				 len);
-		urcu_bp_read_unlock();
+		drc__read_unlock();
 		return v;
 	}
 	/* Count the call as executing before looking at `admitting`: a drain clears
@@ -290,29 +315,30 @@ enum drc_verdict drc_begin(struct drc *d, const struct drc_key *k, struct drc_en
 	 * call sees the drain (both sequentially consistent). */
 	atomic_fetch_add(&d->executing, 1);
 	if (!atomic_load(&d->admitting)) {
-		urcu_bp_read_unlock();
+		drc__read_unlock();
 		atomic_fetch_sub(&d->executing, 1);
 		atomic_fetch_add(&d->refused, 1);
 		return DRC_NOT_ADMITTED;
 	}
 	struct drc_entry *e = drc_entry_new(d, k, hash);
 	if (!e) {
-		urcu_bp_read_unlock();
+		drc__read_unlock();
 		atomic_fetch_sub(&d->executing, 1);
 		return DRC_NEW; /* untracked; still served */
 	}
+	drc__publish(e);
 	node = cds_lfht_add_unique(d->ht, hash, drc_match, k, &e->node);
 	if (node != &e->node) {
 		/* Another thread inserted the same call a moment ago. */
 		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), buf, buflen,
 				 len);
-		urcu_bp_read_unlock();
+		drc__read_unlock();
 		atomic_fetch_sub(&d->executing, 1);
 		free(e);
 		return v == DRC_NEW ? DRC_IN_PROGRESS : v;
 	}
 	atomic_fetch_add(&d->entries, 1);
-	urcu_bp_read_unlock();
+	drc__read_unlock();
 	*entry = e;
 	return DRC_NEW;
 }
@@ -326,7 +352,7 @@ void drc_finish(struct drc *d, struct drc_entry *e, const void *reply, size_t le
 	urcu_bp_read_lock();
 	if (!reply || len > d->p.max_reply_size || !(e->reply = malloc(len ? len : 1))) {
 		drc_remove(d, e);
-		urcu_bp_read_unlock();
+		drc__read_unlock();
 		atomic_fetch_sub(&d->executing, 1);
 		return;
 	}
@@ -338,7 +364,7 @@ void drc_finish(struct drc *d, struct drc_entry *e, const void *reply, size_t le
 	atomic_fetch_sub(&d->executing, 1);
 	drc_ring_push(d, e);
 	drc_expire(d);
-	urcu_bp_read_unlock();
+	drc__read_unlock();
 }
 
 void drc_abort(struct drc *d, struct drc_entry *e)
@@ -347,7 +373,7 @@ void drc_abort(struct drc *d, struct drc_entry *e)
 		return;
 	urcu_bp_read_lock();
 	drc_remove(d, e);
-	urcu_bp_read_unlock();
+	drc__read_unlock();
 	atomic_fetch_sub(&d->executing, 1);
 }
 
@@ -389,6 +415,7 @@ size_t drc_snapshot(struct drc *d, drc_record_fn cb, void *arg)
 	urcu_bp_read_lock();
 	cds_lfht_for_each_entry(d->ht, &it, e, node)
 	{
+		drc__observe(e);
 		struct drc_record r = {.key = e->key, .received_ms = e->received_ms};
 		r.state = (enum drc_state)atomic_load_explicit(&e->state, memory_order_acquire);
 		if (r.state == DRC_REPLIED) {
@@ -400,7 +427,7 @@ size_t drc_snapshot(struct drc *d, drc_record_fn cb, void *arg)
 		if (!cb(arg, &r))
 			break;
 	}
-	urcu_bp_read_unlock();
+	drc__read_unlock();
 	return n;
 }
 
@@ -502,15 +529,16 @@ int drc_load(struct drc *d, const struct drc_record *r)
 	e->replied_ms = drc_now(d);
 	atomic_store(&e->state, DRC_REPLIED);
 	urcu_bp_read_lock();
+	drc__publish(e);
 	if (cds_lfht_add_unique(d->ht, hash, drc_match, &e->key, &e->node) != &e->node) {
-		urcu_bp_read_unlock();
+		drc__read_unlock();
 		drc_entry_free(e);
 		return -EEXIST;
 	}
 	atomic_fetch_add(&d->entries, 1);
 	atomic_fetch_add(&d->bytes, e->reply_len);
 	drc_ring_push(d, e);
-	urcu_bp_read_unlock();
+	drc__read_unlock();
 	return 0;
 }
 

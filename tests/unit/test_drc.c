@@ -10,7 +10,8 @@
  *     nothing sleeps except the drain tests, which must cross real time);
  *   - the failover primitives: admission, wait_idle, snapshot, the mirror record
  *     (round trip, every truncation and every single-byte corruption refused),
- *     drc_load on a second table;
+ *     drc_load on a second table, and the drain sequence (stop admitting, wait
+ *     until idle, snapshot: nothing may still be executing) against a busy worker;
  *   - the counters, exactly, over a scripted sequence;
  *   - a stress run of 8 threads mixing every operation under tight bounds, meant to
  *     be run under ASan+UBSan and TSan, checking invariants during and after.
