@@ -236,7 +236,9 @@ static void drc_expire(struct drc *d)
 	uint64_t now = drc_now(d);
 	for (int i = 0; i < 8; i++) {
 		struct drc_entry *e = drc_oldest(d);
-		bool old = e && now - e->replied_ms > d->p.max_age_ms;
+		/* replied_ms may be a moment after `now` (another thread's entry): no
+		 * unsigned wrap into "very old". */
+		bool old = e && e->replied_ms < now && now - e->replied_ms > d->p.max_age_ms;
 		bool over = atomic_load(&d->bytes) > d->p.max_reply_bytes;
 		if (!old && !over)
 			return;
@@ -267,7 +269,8 @@ static enum drc_verdict drc_existing(struct drc *d, struct drc_entry *e, void *b
 	}
 	/* Expired but not evicted yet (eviction is bounded per call): never replay
 	 * it. The call runs again, untracked; the ring removes the old entry. */
-	if (drc_now(d) - e->replied_ms > d->p.max_age_ms)
+	uint64_t now = drc_now(d);
+	if (e->replied_ms < now && now - e->replied_ms > d->p.max_age_ms)
 		return DRC_NEW;
 	if (!e->reply || e->reply_len > buflen)
 		return DRC_NEW; /* nothing saved: the caller runs it again */
