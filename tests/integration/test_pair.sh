@@ -156,6 +156,26 @@ check "client reads the second file through A" readback two
 check "takeover from the standby (B) is accepted" ctl b takeover
 check "B serves, A released and held down (operator on B)" wait_roles HELD_DOWN ACTIVE
 check "client writes and reads through B after the takeover" roundtrip three
+
+# A restarted node that was taken over stays down: it hears STAY_DOWN before it may
+# serve (claims 2, 12, 17).
+kill -TERM "$pida"
+wait "$pida" || true
+ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
+TW_PIDS+=($!)
+pida=$!
+check "restarted A is held down while B serves" wait_roles HELD_DOWN ACTIVE
+check "service address still on B only" only_on "$nsb" "$nsa"
+check "client reads through B after A's restart" readback three
+
+# A fault on the serving node: it reports FAULT(type) and asks the partner to take
+# over, which drains and releases it the careful way (claims 8, 9, 14, 20).
+check "giveback to the restarted A" ctl b giveback
+check "A serves after the giveback" wait_roles ACTIVE STANDBY
+check "a storage fault injected on A is accepted" ctl a fault storage
+check "B takes over after A's fault" wait_roles HELD_DOWN ACTIVE
+check "B logged A's fault type" grep -qi "partner reports a fault: storage" "$dir/b.log"
+check "client writes and reads through B after the fault" roundtrip four
 for n in a b; do
 	if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
 	if tw_alive "$pid"; then
