@@ -221,3 +221,56 @@ tw_finish_daemon() {
 	fi
 	return 0
 }
+
+# tw_kclient_prepare WORKDIR: the kernel-client tool (shared/tools/kclient) copied
+# to a cache ($TWINFS_KCLIENT_CACHE, default /var/tmp/twinfs-kclient) because the
+# shared copy may be read-only and the tool writes its boot files beside itself;
+# out/ is rebuilt only when its sources changed. Holds a shared lock on the cache
+# (fd 9) for the caller's qemu run. Sets TW_KC to the tool's folder.
+tw_kclient_prepare() {
+	local T=$1 shared src cache kc f dst
+	shared=$(tw_shared_dir) || tw_die "shared tools not found: set TWINFS_SHARED or put shared/ beside the repository"
+	src=$shared/tools/kclient
+	[ -x "$src/run.sh" ] || tw_die "$src/run.sh missing"
+	cache=${TWINFS_KCLIENT_CACHE:-/var/tmp/twinfs-kclient}
+	kc=$cache/kclient
+
+	mkdir -p "$kc"
+	exec 9>"$cache/.lock"
+	# Exclusive while we copy and build; shared while qemu reads out/.
+	flock -w 900 9 || tw_die "could not lock $cache/.lock within 900 s"
+
+	# Copy the tool's files (not its out/), keeping their mtimes: run.sh rebuilds
+	# out/ when a source is newer than it, so an unchanged copy must look unchanged.
+	for f in "$src"/*; do
+		[ -f "$f" ] || continue
+		dst=$kc/$(basename "$f")
+		if ! cmp -s "$f" "$dst" 2>/dev/null; then
+			rm -f "$dst"
+			cp -p "$f" "$dst"
+		fi
+	done
+
+	# Same freshness rule as run.sh, so that the build's output and time are ours to
+	# report, not hidden inside the qemu run's timeout.
+	fresh() {
+		local img
+		[ -r "$kc/out/vmlinuz" ] && [ -r "$kc/out/initrd-name" ] || return 1
+		img=$kc/out/$(cat "$kc/out/initrd-name")
+		[ -r "$img" ] || return 1
+		for f in init kcmount.c kcwriteloop.c build-initramfs.sh; do
+			[ "$kc/$f" -nt "$img" ] && return 1
+		done
+		return 0
+	}
+	if ! fresh; then
+		tw_log "building the kclient boot files in $kc/out"
+		if ! KCLIENT_OUT=$kc/out timeout 900 "$kc/build-initramfs.sh" >"$T/build.log" 2>&1; then
+			tw_show_log "$T/build.log" 40
+			tw_die "FAIL: build-initramfs.sh failed (qemu, kernel or busybox not installable?)"
+		fi
+	fi
+	command -v qemu-system-x86_64 >/dev/null || tw_die "FAIL: qemu-system-x86_64 missing"
+	flock -s 9
+	TW_KC=$kc
+}

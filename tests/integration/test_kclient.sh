@@ -27,52 +27,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 }
 twinfsd=$1
 [ -x "$twinfsd" ] || tw_die "twinfsd not executable: $twinfsd"
-shared=$(tw_shared_dir) || tw_die "shared tools not found: set TWINFS_SHARED or put shared/ beside the repository"
-src=$shared/tools/kclient
-[ -x "$src/run.sh" ] || tw_die "$src/run.sh missing"
-cache=${TWINFS_KCLIENT_CACHE:-/var/tmp/twinfs-kclient}
-kc=$cache/kclient
 tw_mktemp kclient
 T=$TW_TMP
 chmod 0755 "$T"
-
-mkdir -p "$kc"
-exec 9>"$cache/.lock"
-# Exclusive while we copy and build; shared while qemu reads out/.
-flock -w 900 9 || tw_die "could not lock $cache/.lock within 900 s"
-
-# Copy the tool's files (not its out/), keeping their mtimes: run.sh rebuilds
-# out/ when a source is newer than it, so an unchanged copy must look unchanged.
-for f in "$src"/*; do
-	[ -f "$f" ] || continue
-	dst=$kc/$(basename "$f")
-	if ! cmp -s "$f" "$dst" 2>/dev/null; then
-		rm -f "$dst"
-		cp -p "$f" "$dst"
-	fi
-done
-
-# Same freshness rule as run.sh, so that the build's output and time are ours to
-# report, not hidden inside the qemu run's timeout.
-fresh() {
-	local img
-	[ -r "$kc/out/vmlinuz" ] && [ -r "$kc/out/initrd-name" ] || return 1
-	img=$kc/out/$(cat "$kc/out/initrd-name")
-	[ -r "$img" ] || return 1
-	for f in init kcmount.c kcwriteloop.c build-initramfs.sh; do
-		[ "$kc/$f" -nt "$img" ] && return 1
-	done
-	return 0
-}
-if ! fresh; then
-	tw_log "building the kclient boot files in $kc/out"
-	if ! KCLIENT_OUT=$kc/out timeout 900 "$kc/build-initramfs.sh" >"$T/build.log" 2>&1; then
-		tw_show_log "$T/build.log" 40
-		tw_die "FAIL: build-initramfs.sh failed (qemu, kernel or busybox not installable?)"
-	fi
-fi
-command -v qemu-system-x86_64 >/dev/null || tw_die "FAIL: qemu-system-x86_64 missing"
-flock -s 9
+tw_kclient_prepare "$T"
+kc=$TW_KC
 
 # The export's path goes on the guest's kernel command line: no spaces
 # (tw_mktemp guarantees it).

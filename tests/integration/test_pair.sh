@@ -8,100 +8,9 @@
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-twinfsd=$(realpath "$1")
-twinctl=$(dirname "$twinfsd")/../cli/twinctl
-tw_mktemp pair
-dir=$TW_TMP
-id=$$
-nsa=twa-$id nsb=twb-$id nsc=twc-$id br=twbr$((id % 100000))
-VIP=192.0.2.100
-# shellcheck disable=SC2317 # run from the EXIT trap
-cleanup_pair() {
-	local pid
-	for pid in "${TW_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	sleep 0.3
-	ip netns del "$nsa" 2>/dev/null || true
-	ip netns del "$nsb" 2>/dev/null || true
-	ip netns del "$nsc" 2>/dev/null || true
-	ip link del "$br" 2>/dev/null || true
-	tw_cleanup
-}
-trap cleanup_pair EXIT
-
-# The network: one bridge in the root namespace, a veth to each namespace.
-ip link add "$br" type bridge
-ip link set "$br" up
-n=0
-for ns in "$nsa" "$nsb" "$nsc"; do
-	n=$((n + 1))
-	ip netns add "$ns"
-	ip link add "tw$n-$id" type veth peer name eth0 netns "$ns"
-	ip link set "tw$n-$id" master "$br" up
-	ip -n "$ns" link set lo up
-	ip -n "$ns" link set eth0 up
-done
-ip -n "$nsa" addr add 192.0.2.11/24 dev eth0
-ip -n "$nsb" addr add 192.0.2.12/24 dev eth0
-ip -n "$nsc" addr add 192.0.2.2/24 dev eth0
-
-# Shared storage: one directory both nodes export; the same handle secret.
-mkdir -p "$dir/share" "$dir/a" "$dir/b"
-head -c 16 /dev/urandom >"$dir/a/handle.key"
-cp "$dir/a/handle.key" "$dir/b/handle.key"
-head -c 64 /dev/urandom >"$dir/peer.key"
-chmod 600 "$dir/peer.key" "$dir/a/handle.key" "$dir/b/handle.key"
-node_conf() { # node_conf ID SELF PEER PREFERRED
-	cat <<CONF
-server {
-	bind = 0.0.0.0
-	nfs_port = 2049
-	mount_port = 20048
-	state_dir = $dir/$2
-	rpcbind = false
-}
-export {
-	id = 1
-	path = $dir/share
-	pseudo = /share
-	clients = 192.0.2.0/24
-	squash = no_root_squash
-}
-pair {
-	node_id = $1
-	listen_address = 192.0.2.$3
-	peer_address = 192.0.2.$4
-	key_file = $dir/peer.key
-	service_address = $VIP
-	service_prefix = 24
-	service_interface = eth0
-	preferred = $5
-	heartbeat_ms = 100
-	dead_ms = 1000
-}
-CONF
-}
-node_conf 1 a 11 12 true >"$dir/a.conf"
-node_conf 2 b 12 11 false >"$dir/b.conf"
-ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
-TW_PIDS+=($!)
-pida=$!
-ip netns exec "$nsb" "$twinfsd" --config "$dir/b.conf" </dev/null >>"$dir/b.log" 2>&1 &
-TW_PIDS+=($!)
-pidb=$!
-
-pass=0 fail=0
-check() { if "${@:2}"; then echo "ok - $1"; pass=$((pass + 1)); else echo "not ok - $1"; fail=$((fail + 1)); fi; }
-role() { "$twinctl" -s "$dir/$1/admin.sock" pair 2>/dev/null | sed -n 's/^role //p'; }
-wait_roles() { # wait_roles ROLE_A ROLE_B: bounded, 20 s
-	for _ in $(seq 200); do
-		[ "$(role a)" = "$1" ] && [ "$(role b)" = "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "# roles: a=$(role a) b=$(role b), wanted $1/$2" >&2
-	return 1
-}
-vip_on() { local a; a=$(ip -n "$1" addr show dev eth0); [[ "$a" == *"inet $VIP/"* ]]; }
-only_on() { vip_on "$1" && ! vip_on "$2" && return 0; ip -n "$1" -br addr >&2; ip -n "$2" -br addr >&2; return 1; }
+PAIR_NAME=pair
+# shellcheck source=tests/integration/pairlib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pairlib.sh"
 URL="nfs://$VIP/share"
 Q='?version=3&nfsport=2049&mountport=20048'
 client() { ip netns exec "$nsc" timeout 60 "$@"; }
@@ -116,7 +25,6 @@ readback() { rm -f "$dir/$1.again"; client nfs-cp "$URL/$1$Q" "$dir/$1.again" >/
 check "A (preferred) serves, B stands by" wait_roles ACTIVE STANDBY
 check "service address on A only" only_on "$nsa" "$nsb"
 check "client writes and reads through the service address" roundtrip one
-ctl() { "$twinctl" -s "$dir/$1/admin.sock" "${@:2}" >/dev/null; }
 # Under load: a checking libnfs workload runs through a handover and a giveback.
 pairload=${TWINFS_PAIRLOAD:-$(dirname "$twinfsd")/../tests/integration/pairload}
 load_pid=
