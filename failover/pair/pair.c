@@ -733,7 +733,24 @@ static int cmd_handover(void *arg, int argc, char **argv, FILE *out, char *msg)
 static int cmd_takeover(void *arg, int argc, char **argv, FILE *out, char *msg)
 {
 	struct pair *p = arg;
-	(void)argc, (void)argv, (void)out;
+	if (argc > 1 && !strcmp(argv[1], "--dry-run")) {
+		/* The can-backup check alone (claims 10, 19): nothing changes. */
+		if (pair_check(p) < 0) {
+			pthread_mutex_lock(&p->lock);
+			snprintf(msg, ADMIN_MAX_LINE, "cannot back the partner up: %.200s",
+				 p->refuse_detail);
+			pthread_mutex_unlock(&p->lock);
+			return -EAGAIN;
+		}
+		fprintf(out,
+			"can back the partner up: peer link up, same exports, storage answers\n");
+		return 0;
+	}
+	if (argc > 1) {
+		snprintf(msg, ADMIN_MAX_LINE, "unknown option '%s' (takeover [--dry-run])",
+			 argv[1]);
+		return -EINVAL;
+	}
 	pthread_mutex_lock(&p->lock);
 	bool idle = p->state == ROLE_STANDBY && p->peer_seen && !p->peer_holds_me &&
 		    role_heartbeat_event(p->peer_state, false) == ROLE_EV_HB_PEER_IDLE;
@@ -785,8 +802,11 @@ static void pair_admin(struct pair *p, struct admin *a)
 	admin_add(a, &(struct admin_command){"handover", "handover",
 					     "serving node: ask the partner to take over",
 					     cmd_handover, p});
-	admin_add(a, &(struct admin_command){"takeover", "takeover",
-					     "standby: take the service over", cmd_takeover, p});
+	admin_add(a,
+		  &(struct admin_command){"takeover", "takeover [--dry-run]",
+					  "standby: take the service over (--dry-run: only check "
+					  "that this node could)",
+					  cmd_takeover, p});
 	admin_add(a, &(struct admin_command){"giveback", "giveback",
 					     "hand the service back the careful way", cmd_giveback,
 					     p});

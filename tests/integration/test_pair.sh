@@ -23,6 +23,9 @@ roundtrip() { # roundtrip NAME: write a file through the service address, read i
 readback() { rm -f "$dir/$1.again"; client nfs-cp "$URL/$1$Q" "$dir/$1.again" >/dev/null && cmp -s "$dir/$1.src" "$dir/$1.again"; }
 
 check "A (preferred) serves, B stands by" wait_roles ACTIVE STANDBY
+dry() { "$twinctl" -s "$dir/b/admin.sock" takeover --dry-run | grep "can back the partner up" >/dev/null; }
+check "takeover --dry-run on B: it could back A up" dry
+check "the dry run changed nothing" wait_roles ACTIVE STANDBY
 check "service address on A only" only_on "$nsa" "$nsb"
 check "client writes and reads through the service address" roundtrip one
 # Under load: a checking libnfs workload runs through a handover and a giveback.
