@@ -51,6 +51,16 @@ static nfsstat3 nfs3_fh(struct req_ctx *ctx, const nfs_fh3 *fh, struct fsobj *ob
 	return NFS3_OK;
 }
 
+/* Resolves a handle and reads its attributes: most procedures start so. */
+static nfsstat3 nfs3_fh_attr(struct req_ctx *ctx, const nfs_fh3 *fh, struct fsobj *o,
+			     struct fsal_cred *cred, struct fsal_attr *a)
+{
+	nfsstat3 st = nfs3_fh(ctx, fh, o, cred);
+	if (st != NFS3_OK)
+		return st;
+	return errmap_nfs3(o->ops->getattr(o->fs, &o->key, a), ERRCTX_FH);
+}
+
 /* Both handles of a two-directory procedure must be in one export (RFC 1813 §3.3.14). */
 static nfsstat3 nfs3_fh_pair(struct req_ctx *ctx, const nfs_fh3 *a, const nfs_fh3 *b,
 			     struct fsobj *oa, struct fsobj *ob, struct fsal_cred *cred)
@@ -117,15 +127,20 @@ static void nfs3_post_op(const struct fsobj *o, post_op_attr *p)
 		nfs3_fattr(&p->post_op_attr_u.attributes, &a);
 }
 
+static void nfs3_pre_attr(const struct fsal_attr *a, pre_op_attr *p)
+{
+	p->attributes_follow = TRUE;
+	p->pre_op_attr_u.attributes.size = a->size;
+	nfs3_time(&p->pre_op_attr_u.attributes.mtime, &a->mtime);
+	nfs3_time(&p->pre_op_attr_u.attributes.ctime, &a->ctime);
+}
+
 static void nfs3_pre_op(const struct fsobj *o, pre_op_attr *p)
 {
 	struct fsal_attr a;
-	p->attributes_follow = o->ops->getattr(o->fs, &o->key, &a) == 0;
-	if (!p->attributes_follow)
-		return;
-	p->pre_op_attr_u.attributes.size = a.size;
-	nfs3_time(&p->pre_op_attr_u.attributes.mtime, &a.mtime);
-	nfs3_time(&p->pre_op_attr_u.attributes.ctime, &a.ctime);
+	p->attributes_follow = FALSE;
+	if (o->ops->getattr(o->fs, &o->key, &a) == 0)
+		nfs3_pre_attr(&a, p);
 }
 
 static bool nfs3_fh_out(struct req_ctx *ctx, const struct fsobj *o, nfs_fh3 *fh)
@@ -190,12 +205,8 @@ static void nfs3_getattr(struct req_ctx *ctx, void *argp, void *resp)
 	struct fsal_cred cred;
 	struct fsal_attr a;
 
-	res->status = nfs3_fh(ctx, &args->object, &o, &cred);
-	if (res->status != NFS3_OK)
-		return;
-	int rc = o.ops->getattr(o.fs, &o.key, &a);
-	res->status = errmap_nfs3(rc, ERRCTX_FH);
-	if (rc == 0)
+	res->status = nfs3_fh_attr(ctx, &args->object, &o, &cred, &a);
+	if (res->status == NFS3_OK)
 		nfs3_fattr(&res->GETATTR3res_u.resok.obj_attributes, &a);
 }
 
@@ -214,22 +225,17 @@ static void nfs3_setattr(struct req_ctx *ctx, void *argp, void *resp)
 	struct fsal_attr a;
 	struct fsal_setattr sa;
 
-	res->status = nfs3_fh(ctx, &args->object, &o, &cred);
+	res->status = nfs3_fh_attr(ctx, &args->object, &o, &cred, &a);
 	if (res->status != NFS3_OK)
 		return;
-	int rc = o.ops->getattr(o.fs, &o.key, &a);
-	if (rc < 0) {
-		res->status = errmap_nfs3(rc, ERRCTX_FH);
-		return;
-	}
-	nfs3_pre_op(&o, &wcc->before);
+	nfs3_pre_attr(&a, &wcc->before);
 	if (args->guard.check && !nfs3_ctime_eq(&a, &args->guard.sattrguard3_u.obj_ctime)) {
 		res->status = NFS3ERR_NOT_SYNC; /* RFC 1813 §3.3.2: the guard failed */
 		nfs3_post_op(&o, &wcc->after);
 		return;
 	}
 	nfs3_sattr(&args->new_attributes, &sa);
-	rc = sa.mask ? o.ops->setattr(o.fs, &cred, &o.key, &sa) : 0;
+	int rc = sa.mask ? o.ops->setattr(o.fs, &cred, &o.key, &sa) : 0;
 	res->status = errmap_nfs3(rc, ERRCTX_FH);
 	nfs3_post_op(&o, &wcc->after);
 }
@@ -292,12 +298,8 @@ static void nfs3_access(struct req_ctx *ctx, void *argp, void *resp)
 	struct fsal_cred cred;
 	struct fsal_attr a;
 
-	res->status = nfs3_fh(ctx, &args->object, &o, &cred);
+	res->status = nfs3_fh_attr(ctx, &args->object, &o, &cred, &a);
 	if (res->status != NFS3_OK)
-		return;
-	int rc = o.ops->getattr(o.fs, &o.key, &a);
-	res->status = errmap_nfs3(rc, ERRCTX_FH);
-	if (rc < 0)
 		return;
 	bool ro = export_client_access(o.exp, ctx->remote) == EXPORT_RO;
 	res->ACCESS3res_u.resok.access = nfs3_access_bits(&o, &cred, &a, args->access, ro);
