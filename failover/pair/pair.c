@@ -848,6 +848,27 @@ int pair_start(struct pair *p, struct admin *admin)
 	return 0;
 }
 
+/* A node stopped while it holds the service must not leave the address behind:
+ * the partner will claim it once this node has been silent for the dead time. */
+static void pair_stop_serving(struct pair *p)
+{
+	switch (p->state) {
+	case ROLE_ACTIVE:
+	case ROLE_DRAINING:
+	case ROLE_RELEASING:
+	case ROLE_TAKING_OVER:
+	case ROLE_TAKING_BACK:
+		p->ops.set_serving(p->ops.arg, false);
+		pair_address(p, false);
+		log_warn("pair: stopped while serving: the partner takes over once it has not "
+			 "heard from this node for %u ms (twinctl handover first avoids that)",
+			 p->cfg.dead_ms);
+		break;
+	default:
+		break;
+	}
+}
+
 void pair_stop(struct pair *p)
 {
 	if (!p)
@@ -859,6 +880,7 @@ void pair_stop(struct pair *p)
 		pthread_mutex_unlock(&p->lock);
 		pthread_join(p->loop_thread, NULL);
 		pthread_join(p->exec_thread, NULL);
+		pair_stop_serving(p);
 	}
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
