@@ -51,7 +51,7 @@ head -c 16 /dev/urandom >"$dir/a/handle.key"
 cp "$dir/a/handle.key" "$dir/b/handle.key"
 head -c 64 /dev/urandom >"$dir/peer.key"
 chmod 600 "$dir/peer.key" "$dir/a/handle.key" "$dir/b/handle.key"
-node_conf() { # node_conf ID SELF PEER PREFERRED
+node_conf() { # node_conf ID SELF PEER PREFERRED FENCE (fence-FENCE.sh fences the partner)
 	cat <<CONF
 server {
 	bind = 0.0.0.0
@@ -78,11 +78,20 @@ pair {
 	preferred = $5
 	heartbeat_ms = 100
 	dead_ms = 1000
+	fence_command = $dir/fence-$6.sh
 }
 CONF
 }
-node_conf 1 a 11 12 true >"$dir/a.conf"
-node_conf 2 b 12 11 false >"$dir/b.conf"
+# The fence: stands in for a power switch by taking the service address off the
+# other node's namespace (a process killed with -9 leaves it configured).
+for n in a b; do
+	other=$([ $n = a ] && echo "$nsb" || echo "$nsa")
+	printf '#!/bin/sh\nip netns exec %s ip addr del %s/24 dev eth0 2>/dev/null; exit 0\n' \
+		"$other" "$VIP" >"$dir/fence-$n.sh"
+	chmod 755 "$dir/fence-$n.sh"
+done
+node_conf 1 a 11 12 true a >"$dir/a.conf"
+node_conf 2 b 12 11 false b >"$dir/b.conf"
 ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
 TW_PIDS+=($!)
 pida=$!

@@ -87,6 +87,32 @@ check "a storage fault injected on A is accepted" ctl a fault storage
 check "B takes over after A's fault" wait_roles HELD_DOWN ACTIVE
 check "B logged A's fault type" grep -qi "partner reports a fault: storage" "$dir/b.log"
 check "client writes and reads through B after the fault" roundtrip four
+# Unplanned: the serving node is killed with -9. After the dead time its partner
+# fences it (fence_command) and takes over without negotiation (claim 3), with a
+# new write verifier.
+check "giveback to A before the kill" ctl b giveback
+check "A serves, B stands by, before the kill" wait_roles ACTIVE STANDBY
+t0=$(date +%s%N)
+kill -KILL "$pida"
+wait "$pida" 2>/dev/null || true
+b_active() {
+	for _ in $(seq 200); do
+		[ "$(role b)" = ACTIVE ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+check "B takes over after A is killed" b_active
+echo "# B serving $((($(date +%s%N) - t0) / 1000000)) ms after kill -9 of A (dead_ms 1000)"
+check "service address on B only after the fence" only_on "$nsb" "$nsa"
+check "B logged a new write verifier" grep -q "new write verifier" "$dir/b.log"
+check "client reads through B after A was killed" readback three
+check "client writes and reads through B after A was killed" roundtrip five
+ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
+TW_PIDS+=($!)
+pida=$!
+check "A restarted after the kill is held down" wait_roles HELD_DOWN ACTIVE
+
 for n in a b; do
 	if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
 	if tw_alive "$pid"; then
