@@ -408,16 +408,30 @@ static int server_pair(struct server *srv)
 static int cmd_status(void *arg, int argc, char **argv, FILE *out, char *msg)
 {
 	struct server *srv = arg;
-	(void)argc, (void)argv, (void)msg;
-	fprintf(out, "role %s\nserving %s\nversion %s\nnfs_port %u\nmount_port %u\nexports %u\n",
-		srv->pair ? pair_role_name(srv->pair) : "single",
-		atomic_load(&srv->serving) ? "yes" : "no", TWINFS_VERSION,
-		rpc_server_port(srv->rpc, 0), rpc_server_port(srv->rpc, 1),
-		export_count(srv->exports));
+	struct admin_kv kv;
+	struct drc_stats ds = {0};
+	char key[32], val[CONFIG_PATH_MAX + 8];
+	(void)msg;
+	if (srv->drc)
+		drc_get_stats(srv->drc, &ds);
+	admin_kv_begin(&kv, out, admin_want_json(argc, argv));
+	if (srv->pair)
+		pair_status_kv(srv->pair, &kv);
+	else
+		admin_kv_str(&kv, "role", "single");
+	admin_kv_str(&kv, "serving", atomic_load(&srv->serving) ? "yes" : "no");
+	admin_kv_u64(&kv, "requests_in_flight", ds.executing);
+	admin_kv_str(&kv, "version", TWINFS_VERSION);
+	admin_kv_u64(&kv, "nfs_port", rpc_server_port(srv->rpc, 0));
+	admin_kv_u64(&kv, "mount_port", rpc_server_port(srv->rpc, 1));
+	admin_kv_u64(&kv, "exports", export_count(srv->exports));
 	for (unsigned i = 0; i < export_count(srv->exports); i++) {
 		const struct config_export *e = export_config(export_at(srv->exports, i));
-		fprintf(out, "export %u %s %s\n", e->id, e->path, e->read_only ? "ro" : "rw");
+		snprintf(key, sizeof(key), "export_%u", e->id);
+		snprintf(val, sizeof(val), "%s %s", e->path, e->read_only ? "ro" : "rw");
+		admin_kv_str(&kv, key, val);
 	}
+	admin_kv_end(&kv);
 	return 0;
 }
 
@@ -446,8 +460,10 @@ static int server_admin(struct server *srv)
 		log_error("admin socket %s: %s", path, strerror(-rc));
 		return rc;
 	}
-	admin_add(srv->admin, &(struct admin_command){"status", "status", "role, ports and exports",
-						      cmd_status, srv});
+	admin_add(srv->admin,
+		  &(struct admin_command){"status", "status [--json]",
+					  "role, partner, requests in flight, ports, exports",
+					  cmd_status, srv});
 	admin_add(srv->admin,
 		  &(struct admin_command){"stats", "stats", "request table and server counters",
 					  cmd_stats, srv});

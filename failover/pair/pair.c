@@ -777,23 +777,32 @@ static int cmd_fault(void *arg, int argc, char **argv, FILE *out, char *msg)
 	return pair_command(p, ROLE_EV_LOCAL_FAULT, msg);
 }
 
-static int cmd_pair(void *arg, int argc, char **argv, FILE *out, char *msg)
+void pair_status_kv(struct pair *p, struct admin_kv *kv)
 {
-	struct pair *p = arg;
-	(void)argc, (void)argv, (void)msg;
+	char addr[128];
 	pthread_mutex_lock(&p->link_lock);
 	const char *link = peer_link_state_name(peer_link_state(p->link));
 	pthread_mutex_unlock(&p->link_lock);
 	pthread_mutex_lock(&p->lock);
-	fprintf(out,
-		"role %s\nnode %u\npeer_link %s\npeer_role %s\nholding_peer_down %s\n"
-		"held_down %s\nlast_heard_ms %llu\nservice_address %s/%u on %s\n",
-		role_state_name(p->state), p->cfg.node_id, link,
-		p->peer_seen ? role_state_name(p->peer_state) : "unknown",
-		atomic_load(&p->stay_down_on) ? "yes" : "no", p->peer_holds_me ? "yes" : "no",
-		(unsigned long long)(now_ms() - p->last_rx_ms), p->vip.addr, p->vip.prefix,
-		p->vip.iface);
+	admin_kv_str(kv, "role", role_state_name(p->state));
+	admin_kv_u64(kv, "node", p->cfg.node_id);
+	admin_kv_str(kv, "peer_link", link);
+	admin_kv_str(kv, "peer_role", p->peer_seen ? role_state_name(p->peer_state) : "unknown");
+	admin_kv_u64(kv, "heartbeat_age_ms", now_ms() - p->last_rx_ms);
+	admin_kv_str(kv, "holding_peer_down", atomic_load(&p->stay_down_on) ? "yes" : "no");
+	admin_kv_str(kv, "held_down", p->peer_holds_me ? "yes" : "no");
+	snprintf(addr, sizeof(addr), "%s/%u on %s", p->vip.addr, p->vip.prefix, p->vip.iface);
+	admin_kv_str(kv, "service_address", addr);
 	pthread_mutex_unlock(&p->lock);
+}
+
+static int cmd_pair(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	struct admin_kv kv;
+	(void)msg;
+	admin_kv_begin(&kv, out, admin_want_json(argc, argv));
+	pair_status_kv(arg, &kv);
+	admin_kv_end(&kv);
 	return 0;
 }
 

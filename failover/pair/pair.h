@@ -62,7 +62,9 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
  * admin_start) and starts the threads. */
 int pair_start(struct pair *p, struct admin *admin);
 void pair_stop(struct pair *p);
-/* For status output: the role's name. */
+/* For status output: the role's name, and the pair's fields. */
 const char *pair_role_name(struct pair *p);
+struct admin_kv;
+void pair_status_kv(struct pair *p, struct admin_kv *kv);
 
 #endif

@@ -59,6 +59,72 @@ int admin_add(struct admin *a, const struct admin_command *cmd)
 	return 0;
 }
 
+void admin_kv_begin(struct admin_kv *kv, FILE *out, bool json)
+{
+	kv->out = out;
+	kv->json = json;
+	kv->first = true;
+	if (json)
+		fputc('{', out);
+}
+
+static void admin_json_string(FILE *out, const char *s)
+{
+	fputc('"', out);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void admin_kv_key(struct admin_kv *kv, const char *key)
+{
+	if (!kv->json) {
+		fprintf(kv->out, "%s ", key);
+		return;
+	}
+	if (!kv->first)
+		fputc(',', kv->out);
+	kv->first = false;
+	admin_json_string(kv->out, key);
+	fputc(':', kv->out);
+}
+
+void admin_kv_str(struct admin_kv *kv, const char *key, const char *value)
+{
+	admin_kv_key(kv, key);
+	if (kv->json)
+		admin_json_string(kv->out, value);
+	else
+		fprintf(kv->out, "%s\n", value);
+}
+
+void admin_kv_u64(struct admin_kv *kv, const char *key, uint64_t value)
+{
+	admin_kv_key(kv, key);
+	fprintf(kv->out, kv->json ? "%llu" : "%llu\n", (unsigned long long)value);
+}
+
+void admin_kv_end(struct admin_kv *kv)
+{
+	if (kv->json)
+		fputs("}\n", kv->out);
+}
+
+bool admin_want_json(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json"))
+			return true;
+	return false;
+}
+
 int admin_split(char *line, size_t len, char **argv, int max)
 {
 	int argc = 0;

@@ -14,7 +14,9 @@
 #ifndef TWINFS_SERVER_ADMIN_ADMIN_H
 #define TWINFS_SERVER_ADMIN_ADMIN_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #define ADMIN_MAX_LINE	   256
@@ -42,6 +44,23 @@ int admin_add(struct admin *a, const struct admin_command *cmd);
 /* Starts the thread that serves the socket. */
 int admin_start(struct admin *a);
 void admin_stop(struct admin *a);
+
+/*
+ * Key-value replies: "key value" lines, or with --json one JSON object, from the
+ * same calls, so both forms always carry the same fields.
+ */
+struct admin_kv {
+	FILE *out;
+	bool json;
+	bool first;
+};
+
+void admin_kv_begin(struct admin_kv *kv, FILE *out, bool json);
+void admin_kv_str(struct admin_kv *kv, const char *key, const char *value);
+void admin_kv_u64(struct admin_kv *kv, const char *key, uint64_t value);
+void admin_kv_end(struct admin_kv *kv);
+/* Is "--json" among argv[1..]? */
+bool admin_want_json(int argc, char **argv);
 
 /* The parser, exposed for tests and the fuzz target: splits a line into words.
  * Returns argc (>= 0) or -EINVAL (empty, too long, too many words, bad bytes). */

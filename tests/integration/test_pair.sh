@@ -26,6 +26,18 @@ check "A (preferred) serves, B stands by" wait_roles ACTIVE STANDBY
 dry() { "$twinctl" -s "$dir/b/admin.sock" takeover --dry-run | grep "can back the partner up" >/dev/null; }
 check "takeover --dry-run on B: it could back A up" dry
 check "the dry run changed nothing" wait_roles ACTIVE STANDBY
+# Polled: B learns A's new role from A's next heartbeat.
+pair_json() {
+	local j
+	for _ in $(seq 40); do
+		j=$("$twinctl" -s "$dir/b/admin.sock" status --json | tail -n 1)
+		echo "$j" | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if d["role"] == "STANDBY" and d["peer_role"] == "ACTIVE" and d["serving"] == "no" else 1)' && return 0
+		sleep 0.05
+	done
+	echo "# $j" >&2
+	return 1
+}
+check "B's status --json: standby, partner active, not serving" pair_json
 check "service address on A only" only_on "$nsa" "$nsb"
 check "client writes and reads through the service address" roundtrip one
 # Under load: a checking libnfs workload runs through a handover and a giveback.

@@ -19,6 +19,8 @@ pass=0 fail=0
 check() { if "${@:2}"; then echo "ok - $1"; pass=$((pass + 1)); else echo "not ok - $1"; fail=$((fail + 1)); fi; }
 status_ok() { "$twinctl" status | grep "^nfs_port $TW_NFS_PORT\$" >/dev/null; }
 check "status names the NFS port" status_ok
+json_ok() { "$twinctl" status --json | tail -n 1 | python3 -c 'import json, sys; d = json.load(sys.stdin); sys.exit(0 if d["role"] == "single" and d["nfs_port"] > 0 else 1)'; }
+check "status --json is a JSON object with the role and port" json_ok
 check "stats shows the request table" bash -c "'$twinctl' stats | grep '^drc on' >/dev/null"
 check "socket is root-only (0600 or stricter)" bash -c "[ \$(stat -c %a '$TWINFS_ADMIN_SOCKET') = 700 ] || [ \$(stat -c %a '$TWINFS_ADMIN_SOCKET') = 600 ]"
 unknown() { local rc=0; "$twinctl" frobnicate >/dev/null 2>&1 || rc=$?; [ $rc = 1 ]; }
