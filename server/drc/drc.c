@@ -231,9 +231,8 @@ static struct drc_entry *drc_oldest(struct drc *d)
 
 /* Expiry by age and by bytes, a bounded amount of work per call. Runs under the
  * read lock: it looks at entries another thread may be evicting. */
-static void drc_expire(struct drc *d)
+static void drc_expire(struct drc *d, uint64_t now)
 {
-	uint64_t now = drc_now(d);
 	for (int i = 0; i < 8; i++) {
 		struct drc_entry *e = drc_oldest(d);
 		/* replied_ms may be a moment after `now` (another thread's entry): no
@@ -260,8 +259,8 @@ static void drc_ring_push(struct drc *d, struct drc_entry *e)
 		atomic_fetch_add(&d->evictions, 1);
 }
 
-static enum drc_verdict drc_existing(struct drc *d, struct drc_entry *e, void *buf, size_t buflen,
-				     size_t *len)
+static enum drc_verdict drc_existing(struct drc *d, struct drc_entry *e, uint64_t now, void *buf,
+				     size_t buflen, size_t *len)
 {
 	if (atomic_load_explicit(&e->state, memory_order_acquire) != DRC_REPLIED) {
 		atomic_fetch_add(&d->drops, 1);
@@ -269,7 +268,6 @@ static enum drc_verdict drc_existing(struct drc *d, struct drc_entry *e, void *b
 	}
 	/* Expired but not evicted yet (eviction is bounded per call): never replay
 	 * it. The call runs again, untracked; the ring removes the old entry. */
-	uint64_t now = drc_now(d);
 	if (e->replied_ms < now && now - e->replied_ms > d->p.max_age_ms)
 		return DRC_NEW;
 	if (!e->reply || e->reply_len > buflen)
@@ -280,7 +278,7 @@ static enum drc_verdict drc_existing(struct drc *d, struct drc_entry *e, void *b
 	return DRC_REPLAY;
 }
 
-static struct drc_entry *drc_entry_new(struct drc *d, const struct drc_key *k, uint64_t hash)
+static struct drc_entry *drc_entry_new(const struct drc_key *k, uint64_t hash, uint64_t now)
 {
 	struct drc_entry *e = calloc(1, sizeof(*e));
 	if (!e)
@@ -288,7 +286,7 @@ static struct drc_entry *drc_entry_new(struct drc *d, const struct drc_key *k, u
 	cds_lfht_node_init(&e->node);
 	e->key = *k;
 	e->hash = hash;
-	e->received_ms = drc_now(d);
+	e->received_ms = now;
 	atomic_store(&e->state, DRC_EXECUTING);
 	return e;
 }
@@ -296,20 +294,20 @@ static struct drc_entry *drc_entry_new(struct drc *d, const struct drc_key *k, u
 enum drc_verdict drc_begin(struct drc *d, const struct drc_key *k, struct drc_entry **entry,
 			   void *buf, size_t buflen, size_t *len)
 {
-	uint64_t hash = drc_key_hash(k);
+	uint64_t hash = drc_key_hash(k), now = drc_now(d); /* one clock read per call */
 	struct cds_lfht_iter it;
 	enum drc_verdict v;
 
 	*entry = NULL;
 	urcu_bp_read_lock();
-	drc_expire(d);
+	drc_expire(d, now);
 	cds_lfht_lookup(d->ht, hash, drc_match, k, &it);
 	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
 	if (node) {
 		/* DRC_NEW here means a saved reply larger than buf: run it untracked
 		 * rather than disturb an entry the ring owns. */
-		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), buf, buflen,
-				 len);
+		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), now, buf,
+				 buflen, len);
 		drc__read_unlock();
 		return v;
 	}
@@ -323,7 +321,7 @@ enum drc_verdict drc_begin(struct drc *d, const struct drc_key *k, struct drc_en
 		atomic_fetch_add(&d->refused, 1);
 		return DRC_NOT_ADMITTED;
 	}
-	struct drc_entry *e = drc_entry_new(d, k, hash);
+	struct drc_entry *e = drc_entry_new(k, hash, now);
 	if (!e) {
 		drc__read_unlock();
 		atomic_fetch_sub(&d->executing, 1);
@@ -333,8 +331,8 @@ enum drc_verdict drc_begin(struct drc *d, const struct drc_key *k, struct drc_en
 	node = cds_lfht_add_unique(d->ht, hash, drc_match, k, &e->node);
 	if (node != &e->node) {
 		/* Another thread inserted the same call a moment ago. */
-		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), buf, buflen,
-				 len);
+		v = drc_existing(d, caa_container_of(node, struct drc_entry, node), now, buf,
+				 buflen, len);
 		drc__read_unlock();
 		atomic_fetch_sub(&d->executing, 1);
 		free(e);
@@ -361,12 +359,13 @@ void drc_finish(struct drc *d, struct drc_entry *e, const void *reply, size_t le
 	}
 	memcpy(e->reply, reply, len);
 	e->reply_len = (uint32_t)len;
-	e->replied_ms = drc_now(d);
+	uint64_t now = drc_now(d);
+	e->replied_ms = now;
 	atomic_fetch_add(&d->bytes, len);
 	atomic_store_explicit(&e->state, DRC_REPLIED, memory_order_release);
 	atomic_fetch_sub(&d->executing, 1);
 	drc_ring_push(d, e);
-	drc_expire(d);
+	drc_expire(d, now);
 	drc__read_unlock();
 }
 
@@ -521,7 +520,8 @@ int drc_load(struct drc *d, const struct drc_record *r)
 	if (r->state != DRC_REPLIED || !r->reply || r->reply_len > d->p.max_reply_size)
 		return -EINVAL;
 	uint64_t hash = drc_key_hash(&r->key);
-	struct drc_entry *e = drc_entry_new(d, &r->key, hash);
+	uint64_t now = drc_now(d);
+	struct drc_entry *e = drc_entry_new(&r->key, hash, now);
 	if (!e || !(e->reply = malloc(r->reply_len))) {
 		free(e);
 		return -ENOMEM;
@@ -529,7 +529,7 @@ int drc_load(struct drc *d, const struct drc_record *r)
 	memcpy(e->reply, r->reply, r->reply_len);
 	e->reply_len = r->reply_len;
 	/* Ages restart here: the partner's clock is not ours. */
-	e->replied_ms = drc_now(d);
+	e->replied_ms = now;
 	atomic_store(&e->state, DRC_REPLIED);
 	urcu_bp_read_lock();
 	drc__publish(e);
