@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -541,4 +542,14 @@ const char *rr_accept_name(uint32_t stat)
 	};
 
 	return stat < sizeof(names) / sizeof(names[0]) ? names[stat] : "?";
+}
+
+int rr_fail(char *why, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, n, fmt, ap);
+	va_end(ap);
+	return -1;
 }

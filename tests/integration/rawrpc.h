@@ -107,6 +107,9 @@ struct rr_fattr {
 	uint64_t fileid;
 };
 
+/* Formats a test failure's reason into why[n]; returns -1, for `return rr_fail(...)`. */
+__attribute__((format(printf, 3, 4))) int rr_fail(char *why, size_t n, const char *fmt, ...);
+
 void rr_buf_init(struct rr_buf *b, void *mem, size_t cap);
 void rr_put_u32(struct rr_buf *b, uint32_t v);
 void rr_put_u64(struct rr_buf *b, uint64_t v);

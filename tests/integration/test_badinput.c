@@ -79,16 +79,6 @@ static const char *outcome_name[] = {
     [OUT_ERROR] = "send failed",
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(char *why, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void on_alarm(int sig)
 {
 	static const char msg[] = "not ok - whole run: still going after 60 s, stopped\n";
@@ -230,7 +220,7 @@ static int wait_closed(int fd, int wait_ms)
 static int accept_any_wellformed(enum outcome out, char *why, size_t n)
 {
 	if (out == OUT_MALFORMED || out == OUT_ERROR)
-		return fail(why, n, "%s", outcome_name[out]);
+		return rr_fail(why, n, "%s", outcome_name[out]);
 	return 0;
 }
 
@@ -257,13 +247,13 @@ static int case_http_request(struct ctx *t, char *why, size_t n)
 	int ret = 0, err;
 
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	err = rr_send_all(c.fd, req, sizeof(req) - 1);
 	if (err && err != -ECONNRESET && err != -EPIPE)
-		ret = fail(why, n, "send failed: %s", strerror(-err));
+		ret = rr_fail(why, n, "send failed: %s", strerror(-err));
 	else if (!err && !wait_closed(c.fd, CLOSE_WAIT_MS))
-		ret = fail(why, n, "connection still open %d ms after a 1.2 GB fragment header",
-			   CLOSE_WAIT_MS);
+		ret = rr_fail(why, n, "connection still open %d ms after a 1.2 GB fragment header",
+			      CLOSE_WAIT_MS);
 	rr_close(&c);
 	return ret;
 }
@@ -279,7 +269,7 @@ static int case_truncated_record(struct ctx *t, char *why, size_t n)
 	for (int i = 0; i < 5; i++)
 		rr_put_u32(&msg, next_rand(t));
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	rr_send_all(c.fd, msg.data, msg.len);
 	rr_close(&c); /* 80 bytes short: the server must forget the partial record */
 	return 0;
@@ -298,10 +288,10 @@ static int huge_fragment(struct ctx *t, uint32_t mark, char *why, size_t n)
 	rr_put_u32(&msg, RR_MSG_CALL);
 	rr_put_u32(&msg, 2);
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	if (rr_send_all(c.fd, msg.data, msg.len) == 0 && !wait_closed(c.fd, CLOSE_WAIT_MS))
-		ret = fail(why, n, "connection still open %d ms after fragment length 0x%08x",
-			   CLOSE_WAIT_MS, mark);
+		ret = rr_fail(why, n, "connection still open %d ms after fragment length 0x%08x",
+			      CLOSE_WAIT_MS, mark);
 	rr_close(&c);
 	return ret;
 }
@@ -321,7 +311,7 @@ static int case_idle_client(struct ctx *t, char *why, size_t n)
 	struct rr_conn c = {.xid = 1};
 
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	t->held[t->nheld++] = c.fd; /* says nothing, stays open until the end */
 	return 0;
 }
@@ -338,10 +328,10 @@ static int case_half_record(struct ctx *t, char *why, size_t n)
 	put_verf_none(&msg);
 	put_verf_none(&msg); /* 40 of the 100 bytes announced, then nothing */
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	if (rr_send_all(c.fd, msg.data, msg.len)) {
 		rr_close(&c);
-		return fail(why, n, "send failed");
+		return rr_fail(why, n, "send failed");
 	}
 	t->held[t->nheld++] = c.fd;
 	return 0;
@@ -359,7 +349,7 @@ static int case_endless_fragments(struct ctx *t, char *why, size_t n)
 
 	memcpy(frag, &mark, 4);
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	while (sent < FLOOD_BYTES && !err) {
 		err = rr_send_all(c.fd, frag, sizeof(frag));
 		sent += FLOOD_FRAG;
@@ -375,13 +365,14 @@ static int case_endless_fragments(struct ctx *t, char *why, size_t n)
 	note_rss(t);
 	rr_close(&c);
 	if (closed < 0)
-		return fail(why, n, "server stopped reading after %zu MiB but kept the connection",
-			    sent >> 20);
+		return rr_fail(why, n,
+			       "server stopped reading after %zu MiB but kept the connection",
+			       sent >> 20);
 	if (!closed)
-		return fail(why, n, "connection still open after %u MiB of fragments",
-			    FLOOD_BYTES >> 20);
+		return rr_fail(why, n, "connection still open after %u MiB of fragments",
+			       FLOOD_BYTES >> 20);
 	if (t->max_rss_kb > RSS_LIMIT_KB)
-		return fail(why, n, "server RSS reached %lu kB", t->max_rss_kb);
+		return rr_fail(why, n, "server RSS reached %lu kB", t->max_rss_kb);
 	return 0;
 }
 
@@ -433,9 +424,9 @@ static int null_in_fragments(struct ctx *t, const uint32_t *sizes, int count, ch
 	rr_put_raw(&msg, hdr.data + pos, hdr.len - pos);
 	out = exchange(t->port, &msg, CLOSE_WAIT_MS, &r, buf);
 	if (out != OUT_REPLY)
-		return fail(why, n, "%s", outcome_name[out]);
+		return rr_fail(why, n, "%s", outcome_name[out]);
 	if (r.xid != xid || r.reply_stat != RR_MSG_ACCEPTED || r.stat != RR_SUCCESS)
-		return fail(why, n, "reply_stat %u stat %u", r.reply_stat, r.stat);
+		return rr_fail(why, n, "reply_stat %u stat %u", r.reply_stat, r.stat);
 	return 0;
 }
 
@@ -478,16 +469,16 @@ static int case_byte_at_a_time(struct ctx *t, char *why, size_t n)
 	rr_buf_init(&msg, mem, sizeof(mem));
 	frame_call(&msg, xid, RR_NFS_PROG, RR_NFS_VERS, 0, NULL, 0);
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	for (size_t i = 0; i < msg.len && !err; i++)
 		err = rr_send_all(c.fd, msg.data + i, 1);
 	if (!err)
 		err = rr_recv_record(c.fd, buf, sizeof(buf), &len);
 	rr_close(&c);
 	if (err)
-		return fail(why, n, "NULL sent a byte at a time: %s", strerror(-err));
+		return rr_fail(why, n, "NULL sent a byte at a time: %s", strerror(-err));
 	if (rr_parse_reply(buf, len, &r) || r.xid != xid || r.stat != RR_SUCCESS)
-		return fail(why, n, "NULL sent a byte at a time: bad reply");
+		return rr_fail(why, n, "NULL sent a byte at a time: bad reply");
 	return 0;
 }
 
@@ -509,7 +500,7 @@ static int case_pipelined_calls(struct ctx *t, char *why, size_t n)
 	for (int i = 0; i < 3; i++)
 		frame_call(&msg, t->xid++, RR_NFS_PROG, RR_NFS_VERS, 1, args.data, args.len);
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	err = rr_send_all(c.fd, msg.data, msg.len);
 	for (int i = 0; i < 3 && !err; i++) {
 		err = rr_recv_record(c.fd, buf, sizeof(buf), &len);
@@ -519,9 +510,9 @@ static int case_pipelined_calls(struct ctx *t, char *why, size_t n)
 	}
 	rr_close(&c);
 	if (err)
-		return fail(why, n, "%s after %d replies", strerror(-err),
-			    __builtin_popcount(seen));
-	return seen == 7 ? 0 : fail(why, n, "replies seen: mask 0x%x of 0x7", seen);
+		return rr_fail(why, n, "%s after %d replies", strerror(-err),
+			       __builtin_popcount(seen));
+	return seen == 7 ? 0 : rr_fail(why, n, "replies seen: mask 0x%x of 0x7", seen);
 }
 
 /* ---- program, version, procedure (RFC 5531 §9 accept_stat) --------------------- */
@@ -538,15 +529,16 @@ static int expect_accept(struct ctx *t, uint16_t port, uint32_t prog, uint32_t v
 	frame_call(&msg, xid, prog, vers, proc, NULL, 0);
 	out = exchange(port, &msg, CLOSE_WAIT_MS, r, buf);
 	if (out != OUT_REPLY)
-		return fail(why, n, "expected %s, got %s", rr_accept_name(want), outcome_name[out]);
+		return rr_fail(why, n, "expected %s, got %s", rr_accept_name(want),
+			       outcome_name[out]);
 	if (r->xid != xid)
-		return fail(why, n, "reply XID 0x%x, call XID 0x%x", r->xid, xid);
+		return rr_fail(why, n, "reply XID 0x%x, call XID 0x%x", r->xid, xid);
 	if (r->reply_stat != RR_MSG_ACCEPTED)
-		return fail(why, n, "expected %s, got MSG_DENIED (reject_stat %u)",
-			    rr_accept_name(want), r->stat);
+		return rr_fail(why, n, "expected %s, got MSG_DENIED (reject_stat %u)",
+			       rr_accept_name(want), r->stat);
 	if (r->stat != want)
-		return fail(why, n, "expected %s, got %s", rr_accept_name(want),
-			    rr_accept_name(r->stat));
+		return rr_fail(why, n, "expected %s, got %s", rr_accept_name(want),
+			       rr_accept_name(r->stat));
 	return 0;
 }
 
@@ -565,10 +557,11 @@ static int version_mismatch(struct ctx *t, uint16_t port, uint32_t prog, uint32_
 	if (expect_accept(t, port, prog, vers, 0, RR_PROG_MISMATCH, &r, why, n))
 		return -1;
 	if (r.low > 3 || r.high < 3)
-		return fail(why, n, "PROG_MISMATCH range %u..%u does not contain 3", r.low, r.high);
+		return rr_fail(why, n, "PROG_MISMATCH range %u..%u does not contain 3", r.low,
+			       r.high);
 	if (vers >= r.low && vers <= r.high)
-		return fail(why, n, "PROG_MISMATCH range %u..%u contains the refused version %u",
-			    r.low, r.high, vers);
+		return rr_fail(why, n, "PROG_MISMATCH range %u..%u contains the refused version %u",
+			       r.low, r.high, vers);
 	snprintf(why, n, "supported %u..%u", r.low, r.high);
 	return 0;
 }
@@ -639,16 +632,16 @@ static int expect_garbage(struct ctx *t, const struct rr_buf *args, bool badhand
 	if (out == OUT_CLOSED)
 		return 0;
 	if (out != OUT_REPLY)
-		return fail(why, n, "%s", outcome_name[out]);
+		return rr_fail(why, n, "%s", outcome_name[out]);
 	if (r.reply_stat == RR_MSG_ACCEPTED && r.stat == RR_GARBAGE_ARGS)
 		return 0;
 	if (badhandle_ok && status == RR_NFS3ERR_BADHANDLE)
 		return 0;
 	if (r.reply_stat != RR_MSG_ACCEPTED)
-		return fail(why, n, "MSG_DENIED (reject_stat %u)", r.stat);
+		return rr_fail(why, n, "MSG_DENIED (reject_stat %u)", r.stat);
 	if (r.stat != RR_SUCCESS)
-		return fail(why, n, "accept_stat %s", rr_accept_name(r.stat));
-	return fail(why, n, "nfsstat3 %u", status);
+		return rr_fail(why, n, "accept_stat %s", rr_accept_name(r.stat));
+	return rr_fail(why, n, "nfsstat3 %u", status);
 }
 
 static int case_fh_len_10000(struct ctx *t, char *why, size_t n)
@@ -695,13 +688,13 @@ static int expect_bad_fh(struct ctx *t, const struct rr_fh *fh, char *why, size_
 	rr_put_fh(&args, fh);
 	out = getattr_raw(t, &args, &r, &status);
 	if (out != OUT_REPLY)
-		return fail(why, n, "%s", outcome_name[out]);
+		return rr_fail(why, n, "%s", outcome_name[out]);
 	if (r.reply_stat != RR_MSG_ACCEPTED || r.stat != RR_SUCCESS)
-		return fail(why, n, "call not accepted (reply_stat %u, stat %u)", r.reply_stat,
-			    r.stat);
+		return rr_fail(why, n, "call not accepted (reply_stat %u, stat %u)", r.reply_stat,
+			       r.stat);
 	if (status == RR_NFS3ERR_BADHANDLE || status == RR_NFS3ERR_STALE)
 		return 0;
-	return fail(why, n, "GETATTR returned nfsstat3 %u, expected 10001 or 70", status);
+	return rr_fail(why, n, "GETATTR returned nfsstat3 %u, expected 10001 or 70", status);
 }
 
 static int case_fh_inverted(struct ctx *t, char *why, size_t n)
@@ -768,15 +761,15 @@ static int case_lookup_name_300(struct ctx *t, char *why, size_t n)
 	memset(name, 'a', 300);
 	name[300] = '\0';
 	if (rr_open(&c, t->port))
-		return fail(why, n, "connect failed");
+		return rr_fail(why, n, "connect failed");
 	st = rr_lookup(&c, &t->root, name, &out);
 	t->xid = c.xid;
 	rr_close(&c);
 	if (st == RR_NFS3ERR_NAMETOOLONG)
 		return 0;
 	if (st < 0)
-		return fail(why, n, "LOOKUP failed: %s", strerror(-st));
-	return fail(why, n, "LOOKUP returned nfsstat3 %d, expected 63 (NAMETOOLONG)", st);
+		return rr_fail(why, n, "LOOKUP failed: %s", strerror(-st));
+	return rr_fail(why, n, "LOOKUP returned nfsstat3 %d, expected 63 (NAMETOOLONG)", st);
 }
 
 /* ---- RPC header and credentials (RFC 5531 §9, §A) ------------------------------ */
@@ -800,12 +793,14 @@ static int case_rpc_version_3(struct ctx *t, char *why, size_t n)
 	if (out == OUT_CLOSED)
 		return 0;
 	if (out != OUT_REPLY)
-		return fail(why, n, "expected RPC_MISMATCH, got %s", outcome_name[out]);
+		return rr_fail(why, n, "expected RPC_MISMATCH, got %s", outcome_name[out]);
 	if (r.xid != xid || r.reply_stat != RR_MSG_DENIED || r.stat != RR_RPC_MISMATCH)
-		return fail(why, n, "expected MSG_DENIED/RPC_MISMATCH, got reply_stat %u stat %u",
-			    r.reply_stat, r.stat);
+		return rr_fail(why, n,
+			       "expected MSG_DENIED/RPC_MISMATCH, got reply_stat %u stat %u",
+			       r.reply_stat, r.stat);
 	if (r.low > 2 || r.high < 2)
-		return fail(why, n, "RPC_MISMATCH range %u..%u does not contain 2", r.low, r.high);
+		return rr_fail(why, n, "RPC_MISMATCH range %u..%u does not contain 2", r.low,
+			       r.high);
 	return 0;
 }
 
@@ -826,7 +821,7 @@ static int case_reply_to_server(struct ctx *t, char *why, size_t n)
 	out = exchange(t->port, &msg, QUIET_WAIT_MS, &r, buf);
 	if (out == OUT_SILENT || out == OUT_CLOSED)
 		return 0;
-	return fail(why, n, "a REPLY must be dropped, got %s", outcome_name[out]);
+	return rr_fail(why, n, "a REPLY must be dropped, got %s", outcome_name[out]);
 }
 
 /* A NULL call whose credential is exactly `cred` (flavor, length word and body as
@@ -850,15 +845,15 @@ static int expect_auth_error(struct ctx *t, const struct rr_buf *cred, bool drop
 	put_mark(&msg, true, (uint32_t)body.len);
 	rr_put_raw(&msg, body.data, body.len);
 	if (body.overflow || msg.overflow)
-		return fail(why, n, "test message too large");
+		return rr_fail(why, n, "test message too large");
 	out = exchange(t->port, &msg, QUIET_WAIT_MS, &r, buf);
 	if (drop_ok && (out == OUT_SILENT || out == OUT_CLOSED))
 		return 0;
 	if (out != OUT_REPLY)
-		return fail(why, n, "expected AUTH_ERROR, got %s", outcome_name[out]);
+		return rr_fail(why, n, "expected AUTH_ERROR, got %s", outcome_name[out]);
 	if (r.xid != xid || r.reply_stat != RR_MSG_DENIED || r.stat != RR_AUTH_ERROR)
-		return fail(why, n, "expected MSG_DENIED/AUTH_ERROR, got reply_stat %u stat %u",
-			    r.reply_stat, r.stat);
+		return rr_fail(why, n, "expected MSG_DENIED/AUTH_ERROR, got reply_stat %u stat %u",
+			       r.reply_stat, r.stat);
 	snprintf(why, n, "auth_stat %u", r.auth_stat);
 	return 0;
 }
@@ -1001,20 +996,20 @@ static int healthy(struct ctx *t, char *why, size_t n)
 		err = rr_null(&c, RR_NFS_PROG, RR_NFS_VERS);
 	if (err) {
 		rr_close(&c);
-		return fail(why, n, "afterwards NFS NULL failed: %s", strerror(-err));
+		return rr_fail(why, n, "afterwards NFS NULL failed: %s", strerror(-err));
 	}
 	err = rr_getattr(&c, &t->root, &a);
 	rr_close(&c);
 	if (err)
-		return fail(why, n, "afterwards GETATTR of the root: %s",
-			    err < 0 ? strerror(-err) : "not NFS3_OK");
+		return rr_fail(why, n, "afterwards GETATTR of the root: %s",
+			       err < 0 ? strerror(-err) : "not NFS3_OK");
 	err = rr_open(&c, t->mport);
 	if (!err)
 		err = rr_null(&c, RR_MOUNT_PROG, RR_MOUNT_VERS);
 	t->xid = c.xid;
 	rr_close(&c);
 	if (err)
-		return fail(why, n, "afterwards MOUNT NULL failed: %s", strerror(-err));
+		return rr_fail(why, n, "afterwards MOUNT NULL failed: %s", strerror(-err));
 	return 0;
 }
 

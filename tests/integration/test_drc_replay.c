@@ -102,16 +102,6 @@ struct dir_snap {
 	} e[SNAP_MAX];
 };
 
-__attribute__((format(printf, 3, 4))) static int fail(char *why, size_t n, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, n, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void on_alarm(int sig)
 {
 	static const char msg[] = "not ok - whole run: still going after 85 s, stopped\n";
@@ -211,15 +201,15 @@ static int reply_status(const struct call *c, const struct reply *r, char *why, 
 	struct rr_reply h;
 
 	if (rr_parse_reply(r->data, r->len, &h))
-		return fail(why, n, "malformed reply (%zu bytes)", r->len);
+		return rr_fail(why, n, "malformed reply (%zu bytes)", r->len);
 	if (h.xid != c->xid)
-		return fail(why, n, "reply XID %#x, call XID %#x", h.xid, c->xid);
+		return rr_fail(why, n, "reply XID %#x, call XID %#x", h.xid, c->xid);
 	if (h.reply_stat != RR_MSG_ACCEPTED || h.stat != RR_SUCCESS)
-		return fail(why, n, "reply not accepted/SUCCESS (%u/%s)", h.reply_stat,
-			    rr_accept_name(h.stat));
+		return rr_fail(why, n, "reply not accepted/SUCCESS (%u/%s)", h.reply_stat,
+			       rr_accept_name(h.stat));
 	uint32_t st = rr_get_u32(&h.body);
 	if (h.body.error)
-		return fail(why, n, "reply without a status");
+		return rr_fail(why, n, "reply without a status");
 	return (int)st;
 }
 
@@ -230,7 +220,7 @@ static int exchange(int fd, const struct call *c, struct reply *r, char *why, si
 	if (!err)
 		err = rr_recv_record(fd, r->data, sizeof(r->data), &r->len);
 	if (err)
-		return fail(why, n, "XID %#x: %s", c->xid, strerror(-err));
+		return rr_fail(why, n, "XID %#x: %s", c->xid, strerror(-err));
 	return reply_status(c, r, why, n);
 }
 
@@ -292,14 +282,14 @@ static bool same_stat(const struct stat *a, const struct stat *b)
 static int snap_same(const struct dir_snap *a, const struct dir_snap *b, char *why, size_t n)
 {
 	if (!same_stat(&a->self, &b->self))
-		return fail(why, n, "the directory itself changed (mtime/ctime/nlink)");
+		return rr_fail(why, n, "the directory itself changed (mtime/ctime/nlink)");
 	if (a->n != b->n)
-		return fail(why, n, "%u entries, then %u", a->n, b->n);
+		return rr_fail(why, n, "%u entries, then %u", a->n, b->n);
 	for (unsigned i = 0; i < a->n; i++) {
 		if (strcmp(a->e[i].name, b->e[i].name))
-			return fail(why, n, "entry %s became %s", a->e[i].name, b->e[i].name);
+			return rr_fail(why, n, "entry %s became %s", a->e[i].name, b->e[i].name);
 		if (!same_stat(&a->e[i].st, &b->e[i].st))
-			return fail(why, n, "%s changed", a->e[i].name);
+			return rr_fail(why, n, "%s changed", a->e[i].name);
 	}
 	return 0;
 }
@@ -343,15 +333,15 @@ static int case_dir(struct ctx *t, const char *name, char *path, size_t len, str
 	int st;
 
 	if (join(path, len, t->rw, name))
-		return fail(why, n, "path too long");
+		return rr_fail(why, n, "path too long");
 	if (mkdir(path, 0755) < 0)
-		return fail(why, n, "mkdir %s: %s", path, strerror(errno));
+		return rr_fail(why, n, "mkdir %s: %s", path, strerror(errno));
 	if (conn_open(t, &c, t->port))
-		return fail(why, n, "cannot connect");
+		return rr_fail(why, n, "cannot connect");
 	st = rr_lookup(&c, &t->root, name, fh);
 	rr_close(&c);
 	if (st != RR_NFS3_OK)
-		return fail(why, n, "LOOKUP %s: %d", name, st);
+		return rr_fail(why, n, "LOOKUP %s: %d", name, st);
 	return 0;
 }
 
@@ -380,16 +370,16 @@ static int replay_check(struct ctx *t, const struct call *c, const char *dir, ch
 	int st, rc = -1;
 
 	if (conn_open(t, &a, t->port))
-		return fail(why, n, "cannot connect");
+		return rr_fail(why, n, "cannot connect");
 	st = exchange(a.fd, c, &first, why, n);
 	if (st != RR_NFS3_OK) {
 		if (st > 0)
-			fail(why, n, "first call: status %d, want NFS3_OK", st);
+			rr_fail(why, n, "first call: status %d, want NFS3_OK", st);
 		goto out_a;
 	}
 	snap_dir(dir, &s1);
 	if (conn_open(t, &b, t->port)) {
-		fail(why, n, "cannot connect a second time");
+		rr_fail(why, n, "cannot connect a second time");
 		goto out_a;
 	}
 	for (int i = 0; i < 2; i++) {
@@ -398,10 +388,10 @@ static int replay_check(struct ctx *t, const struct call *c, const char *dir, ch
 		if (st < 0)
 			goto out_b;
 		if (again.len != first.len || memcmp(again.data, first.data, first.len)) {
-			fail(why, n,
-			     "retransmission %s: status %d, reply of %zu bytes differs from "
-			     "the first (%zu bytes)",
-			     where, st, again.len, first.len);
+			rr_fail(why, n,
+				"retransmission %s: status %d, reply of %zu bytes differs from "
+				"the first (%zu bytes)",
+				where, st, again.len, first.len);
 			goto out_b;
 		}
 	}
@@ -424,14 +414,14 @@ static int case_remove(struct ctx *t, char *why, size_t n)
 
 	if (case_dir(t, "drc-remove", path, sizeof(path), &dir, why, n) ||
 	    make_file(path, "victim", 100) || make_file(path, "bystander", 1))
-		return fail(why, n, "setup failed");
+		return rr_fail(why, n, "setup failed");
 	rr_buf_init(&args, mem, sizeof(mem));
 	put_diropargs(&args, &dir, "victim");
 	call_build(&c, t->xid++, NFSPROC3_REMOVE, &args);
 	if (replay_check(t, &c, path, why, n))
 		return -1;
 	if (exists(path, "victim", NULL) || !exists(path, "bystander", NULL))
-		return fail(why, n, "victim still there, or bystander gone");
+		return rr_fail(why, n, "victim still there, or bystander gone");
 	return 0;
 }
 
@@ -446,7 +436,7 @@ static int case_rename(struct ctx *t, char *why, size_t n)
 
 	if (case_dir(t, "drc-rename", path, sizeof(path), &dir, why, n) ||
 	    make_file(path, "from", 7) || !exists(path, "from", &before))
-		return fail(why, n, "setup failed");
+		return rr_fail(why, n, "setup failed");
 	rr_buf_init(&args, mem, sizeof(mem));
 	put_diropargs(&args, &dir, "from");
 	put_diropargs(&args, &dir, "to");
@@ -455,7 +445,7 @@ static int case_rename(struct ctx *t, char *why, size_t n)
 		return -1;
 	if (exists(path, "from", NULL) || !exists(path, "to", &after) ||
 	    after.st_ino != before.st_ino)
-		return fail(why, n, "from/to not as one rename leaves them");
+		return rr_fail(why, n, "from/to not as one rename leaves them");
 	return 0;
 }
 
@@ -478,7 +468,7 @@ static int case_create(struct ctx *t, char *why, size_t n)
 	if (replay_check(t, &c, path, why, n))
 		return -1;
 	if (!exists(path, "new", &st) || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0640)
-		return fail(why, n, "new is not a 0640 regular file");
+		return rr_fail(why, n, "new is not a 0640 regular file");
 	return 0;
 }
 
@@ -500,7 +490,7 @@ static int case_mkdir(struct ctx *t, char *why, size_t n)
 	if (replay_check(t, &c, path, why, n))
 		return -1;
 	if (!exists(path, "sub", &st) || !S_ISDIR(st.st_mode))
-		return fail(why, n, "sub is not a directory");
+		return rr_fail(why, n, "sub is not a directory");
 	return 0;
 }
 
@@ -515,7 +505,7 @@ static int case_link(struct ctx *t, char *why, size_t n)
 
 	if (case_dir(t, "drc-link", path, sizeof(path), &dir, why, n) ||
 	    make_file(path, "orig", 3) || lookup_fh(t, &dir, "orig", &file) != RR_NFS3_OK)
-		return fail(why, n, "setup failed");
+		return rr_fail(why, n, "setup failed");
 	rr_buf_init(&args, mem, sizeof(mem));
 	rr_put_fh(&args, &file);
 	put_diropargs(&args, &dir, "alias");
@@ -524,7 +514,7 @@ static int case_link(struct ctx *t, char *why, size_t n)
 		return -1;
 	if (!exists(path, "orig", &orig) || !exists(path, "alias", &alias) ||
 	    orig.st_ino != alias.st_ino || orig.st_nlink != 2)
-		return fail(why, n, "alias is not a second link to orig");
+		return rr_fail(why, n, "alias is not a second link to orig");
 	return 0;
 }
 
@@ -546,21 +536,21 @@ static int same_xid_other_args(struct ctx *t, const char *sub, size_t pad, char 
 	b[pad + 1] = 'b';
 	if (case_dir(t, sub, path, sizeof(path), &dir, why, n) || make_file(path, a, 1) ||
 	    make_file(path, b, 1))
-		return fail(why, n, "setup failed");
+		return rr_fail(why, n, "setup failed");
 	for (int i = 0; i < 2; i++) {
 		struct rr_conn k;
 		rr_buf_init(&args, mem, sizeof(mem));
 		put_diropargs(&args, &dir, i == 0 ? a : b);
 		call_build(&c, xid, NFSPROC3_REMOVE, &args);
 		if (conn_open(t, &k, t->port))
-			return fail(why, n, "cannot connect");
+			return rr_fail(why, n, "cannot connect");
 		int st = exchange(k.fd, &c, &r, why, n);
 		rr_close(&k);
 		if (st != RR_NFS3_OK)
-			return st < 0 ? -1 : fail(why, n, "REMOVE %d: status %d", i, st);
+			return st < 0 ? -1 : rr_fail(why, n, "REMOVE %d: status %d", i, st);
 	}
 	if (exists(path, a, NULL) || exists(path, b, NULL))
-		return fail(why, n, "the second REMOVE (same XID, other name) did not run");
+		return rr_fail(why, n, "the second REMOVE (same XID, other name) did not run");
 	return 0;
 }
 
@@ -589,7 +579,7 @@ static int getattr_size(const struct call *c, const struct reply *r, uint64_t *s
 	for (int i = 0; i < 5; i++)
 		rr_get_u32(&h.body);
 	*size = rr_get_u64(&h.body);
-	return h.body.error ? fail(why, n, "short GETATTR reply") : 0;
+	return h.body.error ? rr_fail(why, n, "short GETATTR reply") : 0;
 }
 
 /* GETATTR is idempotent: the same XID runs again and sees what changed. */
@@ -606,23 +596,23 @@ static int case_getattr_reruns(struct ctx *t, char *why, size_t n)
 
 	if (case_dir(t, "drc-getattr", path, sizeof(path), &dir, why, n) ||
 	    make_file(path, "g", 10) || lookup_fh(t, &dir, "g", &file) != RR_NFS3_OK)
-		return fail(why, n, "setup failed");
+		return rr_fail(why, n, "setup failed");
 	rr_buf_init(&args, mem, sizeof(mem));
 	rr_put_fh(&args, &file);
 	call_build(&c, t->xid++, NFSPROC3_GETATTR, &args);
 	if (conn_open(t, &a, t->port))
-		return fail(why, n, "cannot connect");
+		return rr_fail(why, n, "cannot connect");
 	int rc = exchange(a.fd, &c, &r1, why, n) < 0 ? -1 : getattr_size(&c, &r1, &s1, why, n);
 	rr_close(&a);
 	if (rc || make_file(path, "g", 1234) || conn_open(t, &b, t->port))
-		return rc ? -1 : fail(why, n, "truncate or connect failed");
+		return rc ? -1 : rr_fail(why, n, "truncate or connect failed");
 	rc = exchange(b.fd, &c, &r2, why, n) < 0 ? -1 : getattr_size(&c, &r2, &s2, why, n);
 	rr_close(&b);
 	if (rc)
 		return -1;
 	if (s1 != 10 || s2 != 1234)
-		return fail(why, n, "sizes %llu then %llu, want 10 then 1234 (replayed?)",
-			    (unsigned long long)s1, (unsigned long long)s2);
+		return rr_fail(why, n, "sizes %llu then %llu, want 10 then 1234 (replayed?)",
+			       (unsigned long long)s1, (unsigned long long)s2);
 	return 0;
 }
 
@@ -639,7 +629,7 @@ static int case_getattr_back_to_back(struct ctx *t, char *why, size_t n)
 	int rc = 0;
 
 	if (conn_open(t, &k, t->port))
-		return fail(why, n, "cannot connect");
+		return rr_fail(why, n, "cannot connect");
 	rr_buf_init(&args, mem, sizeof(mem));
 	rr_put_fh(&args, &t->root);
 	for (unsigned i = 0; i < BACK_TO_BACK && rc == 0; i++) {
@@ -647,7 +637,7 @@ static int case_getattr_back_to_back(struct ctx *t, char *why, size_t n)
 		for (int copy = 0; copy < 2 && rc == 0; copy++) {
 			int st = exchange(k.fd, &c, &r, why, n);
 			if (st != RR_NFS3_OK)
-				rc = st < 0 ? -1 : fail(why, n, "GETATTR status %d", st);
+				rc = st < 0 ? -1 : rr_fail(why, n, "GETATTR status %d", st);
 		}
 	}
 	rr_close(&k);
@@ -663,13 +653,13 @@ static int flood_recv(int fd, struct reply *r, char *why, size_t n)
 	int err = rr_recv_record(fd, r->data, sizeof(r->data), &r->len);
 
 	if (err)
-		return fail(why, n, "receive: %s", strerror(-err));
+		return rr_fail(why, n, "receive: %s", strerror(-err));
 	if (rr_parse_reply(r->data, r->len, &h) || h.reply_stat != RR_MSG_ACCEPTED ||
 	    h.stat != RR_SUCCESS)
-		return fail(why, n, "a reply that is not accepted/SUCCESS");
+		return rr_fail(why, n, "a reply that is not accepted/SUCCESS");
 	uint32_t st = rr_get_u32(&h.body);
 	if (st != RR_NFS3ERR_NOENT)
-		return fail(why, n, "status %u, want NOENT", st);
+		return rr_fail(why, n, "status %u, want NOENT", st);
 	return 0;
 }
 
@@ -687,7 +677,7 @@ static int flood(struct ctx *t, const struct rr_fh *dir, unsigned long *max_kb, 
 	rr_buf_init(&args, mem, sizeof(mem));
 	put_diropargs(&args, dir, "no-such-file");
 	if (conn_open(t, &k, t->port))
-		return fail(why, n, "cannot connect");
+		return rr_fail(why, n, "cannot connect");
 	while (got < FLOOD_CALLS) {
 		if (sent < FLOOD_CALLS && sent - got < FLOOD_WINDOW) {
 			call_build(&c, t->xid++, NFSPROC3_REMOVE, &args);
@@ -705,7 +695,7 @@ static int flood(struct ctx *t, const struct rr_fh *dir, unsigned long *max_kb, 
 	}
 	rr_close(&k);
 	if (got < FLOOD_CALLS && !why[0])
-		fail(why, n, "send failed after %u calls", sent);
+		rr_fail(why, n, "send failed after %u calls", sent);
 	return got == FLOOD_CALLS ? 0 : -1;
 }
 
@@ -722,7 +712,7 @@ static int case_flood(struct ctx *t, char *why, size_t n)
 
 	if (case_dir(t, "drc-flood", path, sizeof(path), &dir, why, n) ||
 	    make_file(path, "evictee", 1))
-		return fail(why, n, "setup failed");
+		return rr_fail(why, n, "setup failed");
 	/* A reply cached before the flood: replayed now, evicted after it. */
 	rr_buf_init(&args, mem, sizeof(mem));
 	put_diropargs(&args, &dir, "evictee");
@@ -739,22 +729,22 @@ static int case_flood(struct ctx *t, char *why, size_t n)
 	       FLOOD_CALLS, before, max_kb, after,
 	       san ? (tsan ? " (TSan: growth checked)" : " (ASan)") : "");
 	if (t->pid > 0 && (tsan ? max_kb - before : max_kb) > RSS_LIMIT_KB)
-		return fail(why, n, "daemon RSS reached %lu kB (limit %lu kB)%s", max_kb,
-			    RSS_LIMIT_KB,
-			    san && !tsan ? "; the daemon runs under ASan: is "
-					   "ASAN_OPTIONS=quarantine_size_mb=16 set?"
-					 : "");
+		return rr_fail(why, n, "daemon RSS reached %lu kB (limit %lu kB)%s", max_kb,
+			       RSS_LIMIT_KB,
+			       san && !tsan ? "; the daemon runs under ASan: is "
+					      "ASAN_OPTIONS=quarantine_size_mb=16 set?"
+					    : "");
 	if (conn_open(t, &k, t->port))
-		return fail(why, n, "cannot connect");
+		return rr_fail(why, n, "cannot connect");
 	int st = exchange(k.fd, &evictee, &r, why, n);
 	rr_close(&k);
 	if (st < 0)
 		return -1;
 	if (st != RR_NFS3ERR_NOENT)
-		return fail(why, n,
-			    "the pre-flood REMOVE got status %d, want NOENT: its reply "
-			    "should have been evicted by the count bound",
-			    st);
+		return rr_fail(why, n,
+			       "the pre-flood REMOVE got status %d, want NOENT: its reply "
+			       "should have been evicted by the count bound",
+			       st);
 	return 0;
 }
 
@@ -772,14 +762,14 @@ static int collect_replies(const int fds[2], uint64_t deadline, struct reply *fi
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			return fail(why, n, "poll: %s", strerror(errno));
+			return rr_fail(why, n, "poll: %s", strerror(errno));
 		for (int i = 0; i < 2; i++) {
 			if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			struct reply *r = *count == 0 ? first : &scratch;
 			int err = rr_recv_record(fds[i], r->data, sizeof(r->data), &r->len);
 			if (err)
-				return fail(why, n, "connection %d: %s", i, strerror(-err));
+				return rr_fail(why, n, "connection %d: %s", i, strerror(-err));
 			(*count)++;
 		}
 	}
@@ -795,10 +785,10 @@ static int send_pair(struct ctx *t, const struct call *c, struct reply *first, u
 	int rc;
 
 	if (conn_open(t, &a, t->port))
-		return fail(why, n, "cannot connect");
+		return rr_fail(why, n, "cannot connect");
 	if (conn_open(t, &b, t->port)) {
 		rr_close(&a);
-		return fail(why, n, "cannot connect a second time");
+		return rr_fail(why, n, "cannot connect a second time");
 	}
 	uint64_t start = now_ms();
 	rc = rr_send_all(a.fd, c->data, c->len);
@@ -807,7 +797,7 @@ static int send_pair(struct ctx *t, const struct call *c, struct reply *first, u
 		rc = rr_send_all(b.fd, c->data, c->len);
 	int fds[2] = {a.fd, b.fd};
 	if (rc)
-		rc = fail(why, n, "send: %s", strerror(-rc));
+		rc = rr_fail(why, n, "send: %s", strerror(-rc));
 	else
 		rc = collect_replies(fds, start + SLOW_WINDOW_MS, first, count, why, n);
 	rr_close(&a);
@@ -846,29 +836,30 @@ static int case_in_flight(struct ctx *t, char *why, size_t n)
 	unsigned count = 0;
 
 	if (!t->slow)
-		return fail(why, n, "TWINFS_SLOW_PATH is not set (run_with_server.sh)");
+		return rr_fail(why, n, "TWINFS_SLOW_PATH is not set (run_with_server.sh)");
 	snprintf(name, sizeof(name), "inflight-%ld", (long)getpid());
 	if (slow_create(t, name, &root, &c))
-		return fail(why, n, "MNT %s failed", t->slow);
+		return rr_fail(why, n, "MNT %s failed", t->slow);
 	if (send_pair(t, &c, &first, &count, why, n))
 		return -1;
 	if (count != 1)
-		return fail(why, n, "%u replies to a call and its retransmission, want 1", count);
+		return rr_fail(why, n, "%u replies to a call and its retransmission, want 1",
+			       count);
 	int st = reply_status(&c, &first, why, n);
 	if (st != RR_NFS3_OK)
-		return st < 0 ? -1 : fail(why, n, "CREATE status %d", st);
+		return st < 0 ? -1 : rr_fail(why, n, "CREATE status %d", st);
 	if (conn_open(t, &k, t->port))
-		return fail(why, n, "cannot connect");
+		return rr_fail(why, n, "cannot connect");
 	st = rr_lookup(&k, &root, name, &fh);
 	if (st == RR_NFS3_OK)
 		st = exchange(k.fd, &c, &third, why, n) < 0 ? -1 : RR_NFS3_OK;
 	else
-		fail(why, n, "LOOKUP of the created file: %d", st);
+		rr_fail(why, n, "LOOKUP of the created file: %d", st);
 	rr_close(&k);
 	if (st != RR_NFS3_OK)
 		return -1;
 	if (third.len != first.len || memcmp(third.data, first.data, first.len))
-		return fail(why, n, "a third copy after the reply got another reply");
+		return rr_fail(why, n, "a third copy after the reply got another reply");
 	return 0;
 }
 
