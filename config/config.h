@@ -57,6 +57,11 @@ enum config_log_dest {
 	LOG_DEST_SYSLOG,
 };
 
+enum config_mirror_mode {
+	MIRROR_SYNC = 0,  /* a non-idempotent reply waits for the standby's ack */
+	MIRROR_ASYNC = 1, /* replies go at once; the standby may lag a little */
+};
+
 enum config_log_level {
 	LOGL_ERROR = 0,
 	LOGL_WARN,
@@ -122,6 +127,9 @@ struct config_pair {
 	uint32_t probe_interval_ms;	     /* default 1000 */
 	uint32_t probe_timeout_ms;	     /* default 2000 */
 	uint32_t stuck_request_ms; /* a request EXECUTING longer is a fault; default 30000 */
+	char probe_dir[CONFIG_PATH_MAX]; /* write probe directory; "" = stat only (default) */
+	enum config_mirror_mode mirror;	 /* default sync */
+	uint32_t mirror_timeout_ms;	 /* longest wait for a mirror ack; default 1000 */
 };
 
 struct twinfs_config {

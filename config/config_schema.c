@@ -44,6 +44,8 @@ static const char *const squash_names[] = {
 };
 static const char *const log_names[] = {
     [LOG_DEST_STDERR] = "stderr", [LOG_DEST_SYSLOG] = "syslog", [LOG_DEST_SYSLOG + 1] = NULL};
+static const char *const mirror_names[] = {
+    [MIRROR_SYNC] = "sync", [MIRROR_ASYNC] = "async", [MIRROR_ASYNC + 1] = NULL};
 static const char *const level_names[] = {
     [LOGL_ERROR] = "error", [LOGL_WARN] = "warn",    [LOGL_INFO] = "info",
     [LOGL_DEBUG] = "debug", [LOGL_DEBUG + 1] = NULL,
@@ -267,6 +269,26 @@ static const struct config__key keys[CONFIG__NKEYS] = {
 				    .help = "A request EXECUTING for longer than this many "
 					    "milliseconds is a fault (a hung storage call, for "
 					    "example)."},
+    [CONFIG__K_PROBE_DIR] = {"probe_dir", PAIR(probe_dir), .type = CONFIG__T_PATH, .min = 1,
+			     .max = CONFIG_PATH_MAX - 1, .def = "", .flags = CONFIG__NONE_OK,
+			     .help = "Directory on the shared storage where the health probe "
+				     "writes, fsyncs and reads back a small file of this node's "
+				     "every probe_interval_ms (the file is named after node_id). "
+				     "Empty: the probe only stats the export roots."},
+    [CONFIG__K_MIRROR] = {"mirror", PAIR(mirror), .type = CONFIG__T_ENUM, .names = mirror_names,
+			  .def = "sync",
+			  .help = "How the serving node streams its saved replies to the "
+				  "standby. sync: the reply to a non-idempotent call (CREATE, "
+				  "REMOVE, RENAME...) goes to the client only once the standby "
+				  "holds it, so a takeover never replays it wrongly. async: it "
+				  "goes at once and the standby may miss the last few."},
+    [CONFIG__K_MIRROR_TIMEOUT_MS] = {"mirror_timeout_ms", PAIR(mirror_timeout_ms),
+				     .type = CONFIG__T_UINT, .min = 10, .max = 60000,
+				     .def = "1000",
+				     .help = "Longest a sync reply waits for the standby's "
+					     "acknowledgement. Past it the mirror counts as behind "
+					     "(replies go unmirrored and twinctl status says so) until "
+					     "the standby has caught up again."},
 };
 
 static const struct {

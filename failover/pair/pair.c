@@ -777,6 +777,19 @@ static int cmd_fault(void *arg, int argc, char **argv, FILE *out, char *msg)
 	return pair_command(p, ROLE_EV_LOCAL_FAULT, msg);
 }
 
+void pair_report_fault(struct pair *p, enum role_fault f, const char *why)
+{
+	pthread_mutex_lock(&p->lock);
+	bool serving = p->state == ROLE_ACTIVE;
+	if (serving) {
+		p->fault = f;
+		log_error("pair: %s fault: %s; asking the partner to take over",
+			  role_fault_name(f), why);
+		pair_apply_locked(p, ROLE_EV_LOCAL_FAULT, 0);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 void pair_status_kv(struct pair *p, struct admin_kv *kv)
 {
 	char addr[128];

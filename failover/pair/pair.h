@@ -28,6 +28,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
+#include "failover/role/role.h"
 
 struct pair;
 struct admin;
@@ -62,6 +63,10 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
  * admin_start) and starts the threads. */
 int pair_start(struct pair *p, struct admin *admin);
 void pair_stop(struct pair *p);
+/* A fault this node found itself (a failed storage probe, a stuck request):
+ * while serving, it says FAULT(f) to the partner and asks it to take over. Safe
+ * from any thread; repeated reports of one fault are logged once. */
+void pair_report_fault(struct pair *p, enum role_fault f, const char *why);
 /* For status output: the role's name, and the pair's fields. */
 const char *pair_role_name(struct pair *p);
 struct admin_kv;

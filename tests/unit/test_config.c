@@ -828,6 +828,16 @@ static const struct {
     {"pair", "stuck_request_ms", "3600000", 0},
     {"pair", "stuck_request_ms", "3600001", 1},
     {"pair", "stuck_request_ms", "30s", 1},
+    {"pair", "probe_dir", "\"\"", 0},
+    {"pair", "probe_dir", "/srv/shared/.twinfs", 0},
+    {"pair", "probe_dir", "relative/dir", 1},
+    {"pair", "mirror", "sync", 0},
+    {"pair", "mirror", "async", 0},
+    {"pair", "mirror", "off", 1},
+    {"pair", "mirror_timeout_ms", "9", 1},
+    {"pair", "mirror_timeout_ms", "10", 0},
+    {"pair", "mirror_timeout_ms", "60000", 0},
+    {"pair", "mirror_timeout_ms", "60001", 1},
 };
 
 static void test_bounds(void)
@@ -1008,6 +1018,9 @@ static void test_pair_defaults(void)
 	CU_ASSERT_EQUAL(c->probe_interval_ms, 1000);
 	CU_ASSERT_EQUAL(c->probe_timeout_ms, 2000);
 	CU_ASSERT_EQUAL(c->stuck_request_ms, 30000);
+	CU_ASSERT_STRING_EQUAL(c->probe_dir, "");
+	CU_ASSERT_EQUAL(c->mirror, MIRROR_SYNC);
+	CU_ASSERT_EQUAL(c->mirror_timeout_ms, 1000);
 	/* The defaults pass the checks between the keys. */
 	CU_ASSERT(c->dead_ms >= 3 * c->heartbeat_ms);
 	CU_ASSERT(c->lease_ms > 2 * c->heartbeat_ms);
@@ -1185,7 +1198,7 @@ static const struct {
      "service_address, service_prefix, service_interface, preferred, heartbeat_ms, dead_ms, "
      "drain_timeout_ms, release_timeout_ms, stay_down_ms, release_hook, acquire_hook, "
      "fence_command, lease_path, lease_ms, probe_interval_ms, probe_timeout_ms, "
-     "stuck_request_ms\n"},
+     "stuck_request_ms, probe_dir, mirror, mirror_timeout_ms\n"},
     {"node_id = 1\n" EXPORT_OK,
      "t.conf:1: key 'node_id' outside of a block; expected it inside 'server {', 'export {' "
      "or 'pair {'\n"},
