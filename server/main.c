@@ -23,6 +23,7 @@
 #include "config/config.h"
 #include <fcntl.h>
 
+#include "failover/mirror/mirror.h"
 #include "failover/pair/pair.h"
 #include "failover/peer/peer.h"
 #include "server/admin/admin.h"
@@ -337,30 +338,48 @@ static int ops_storage_check(void *arg, char *why, size_t len)
 	return 0;
 }
 
-struct mirror_fill {
-	uint8_t *buf;
-	size_t cap;
-	uint32_t used, count;
+struct catch_up {
+	struct mirror *m;
+	uint32_t n;
 };
 
-static bool mirror_add_one(void *arg, const struct drc_record *r)
+static bool catch_up_one(void *arg, const struct drc_record *r)
 {
-	struct mirror_fill *f = arg;
+	struct catch_up *c = arg;
 	uint8_t rec[DRC_RECORD_MAX];
-	if (r->state != DRC_REPLIED)
+	if (r->state != DRC_REPLIED || !r->reply_len)
 		return true;
-	int n = drc_record_encode(r, rec, sizeof(rec));
-	return n < 0 || peer_mirror_add(f->buf, f->cap, &f->used, &f->count, rec, (uint32_t)n) == 0;
+	int len = drc_record_encode(r, rec, sizeof(rec));
+	if (len < 0)
+		return true;
+	if (!mirror_push(c->m, rec, (uint32_t)len))
+		return false; /* detached (queue full): the next attach tries again */
+	c->n++;
+	return true;
 }
 
-static uint32_t ops_mirror_collect(void *arg, uint8_t *buf, size_t cap, uint32_t *used)
+static uint32_t ops_mirror_catch_up(void *arg)
 {
 	struct server *srv = arg;
-	struct mirror_fill f = {buf, cap, 0, 0};
+	struct catch_up c = {srv->mirror, 0};
 	if (srv->drc)
-		drc_snapshot(srv->drc, mirror_add_one, &f);
-	*used = f.used;
-	return f.count;
+		drc_snapshot(srv->drc, catch_up_one, &c);
+	return c.n;
+}
+
+/* Each saved reply, before it goes out (server.h): to the standby, and in sync
+ * mode only once the standby has it. A wait that times out detaches the stream
+ * (the standby is behind) and the reply goes anyway: the client must not hang
+ * because the standby is slow. */
+static void server_saved_reply(struct server *srv, const struct drc_record *r)
+{
+	uint8_t rec[DRC_RECORD_MAX];
+	int len = drc_record_encode(r, rec, sizeof(rec));
+	if (len < 0)
+		return;
+	uint64_t pos = mirror_push(srv->mirror, rec, (uint32_t)len);
+	if (pos && srv->cfg.pair.mirror == MIRROR_SYNC)
+		mirror_wait(srv->mirror, pos, srv->cfg.pair.mirror_timeout_ms);
 }
 
 static int ops_mirror_load(void *arg, const uint8_t *rec, size_t len)
@@ -388,6 +407,9 @@ static int server_pair(struct server *srv)
 {
 	if (!srv->cfg.pair.enabled)
 		return 0;
+	if (mirror_create(&srv->mirror) < 0)
+		return -ENOMEM;
+	srv->saved_reply = server_saved_reply;
 	struct pair_ops ops = {
 	    .arg = srv,
 	    .set_serving = ops_set_serving,
@@ -398,8 +420,9 @@ static int server_pair(struct server *srv)
 	    .get_verifier = ops_get_verifier,
 	    .set_verifier = ops_set_verifier,
 	    .storage_check = ops_storage_check,
-	    .mirror_collect = ops_mirror_collect,
+	    .mirror_catch_up = ops_mirror_catch_up,
 	    .mirror_load = ops_mirror_load,
+	    .mirror = srv->mirror,
 	};
 	int rc = pair_create(&srv->cfg.pair, exports_fingerprint(&srv->cfg), &ops, &srv->pair);
 	return rc < 0 ? rc : pair_start(srv->pair, srv->admin);
@@ -451,6 +474,23 @@ static int cmd_stats(void *arg, int argc, char **argv, FILE *out, char *msg)
 	return 0;
 }
 
+/* A test aid: the next N saved replies are executed, saved and mirrored, then
+ * not sent, as if lost on the wire (the pair test's "drop the reply after
+ * executing" fault point). */
+static int cmd_inject(void *arg, int argc, char **argv, FILE *out, char *msg)
+{
+	struct server *srv = arg;
+	char *end = NULL;
+	long n = argc == 3 ? strtol(argv[2], &end, 10) : -1;
+	if (argc != 3 || strcmp(argv[1], "drop-replies") != 0 || *end || n < 0 || n > 1000000) {
+		snprintf(msg, ADMIN_MAX_LINE, "usage: inject drop-replies N (0..1000000)");
+		return -EINVAL;
+	}
+	atomic_store(&srv->drop_replies, (int)n);
+	fprintf(out, "the next %ld saved replies will be dropped after executing\n", n);
+	return 0;
+}
+
 static int server_admin(struct server *srv)
 {
 	char path[CONFIG_PATH_MAX + 16];
@@ -467,6 +507,10 @@ static int server_admin(struct server *srv)
 	admin_add(srv->admin,
 		  &(struct admin_command){"stats", "stats", "request table and server counters",
 					  cmd_stats, srv});
+	admin_add(srv->admin, &(struct admin_command){"inject", "inject drop-replies N",
+						      "tests: drop the next N saved replies after "
+						      "executing them",
+						      cmd_inject, srv});
 	/* The pair adds its commands before the socket starts answering. */
 	rc = server_pair(srv);
 	return rc < 0 ? rc : admin_start(srv->admin);
@@ -496,6 +540,7 @@ static void server_stop(struct server *srv)
 	pair_stop(srv->pair);
 	if (srv->rpc)
 		rpc_server_stop(srv->rpc);
+	mirror_destroy(srv->mirror);
 	export_table_close(srv->exports);
 	mount_table_free(srv->mounts);
 	drc_destroy(srv->drc);

@@ -19,6 +19,8 @@ struct mount_table;
 struct drc;
 struct admin;
 struct pair;
+struct mirror;
+struct drc_record;
 
 struct server {
 	struct twinfs_config cfg;
@@ -33,6 +35,13 @@ struct server {
 	uint8_t write_verf[8];
 	/* false while a pair node stands by or after it released the service */
 	_Atomic bool serving;
+	/* twinctl inject drop-replies N: saved replies still to lose (tests) */
+	atomic_int drop_replies;
+	/* A pair node's stream of saved replies to its standby (NULL alone), and
+	 * what the request path calls with each saved reply before it goes out:
+	 * it mirrors it, and in sync mode waits until the standby holds it. */
+	struct mirror *mirror;
+	void (*saved_reply)(struct server *srv, const struct drc_record *r);
 	const struct prog_desc *const *progs;
 	unsigned nprogs;
 };

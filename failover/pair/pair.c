@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failover/mirror/mirror.h"
 #include "failover/peer/link.h"
 #include "failover/peer/peer.h"
 #include "failover/role/role.h"
@@ -24,6 +26,8 @@
 #define PAIR_LOOP_TICK_MS 50
 #define PAIR_MAX_JOBS	  32
 #define PAIR_HOOK_TIMEOUT 60000
+/* how long a can-backup check waits for the partner's mirror stream to catch up */
+#define PAIR_CATCH_UP_WAIT_MS 5000
 
 struct pair_job {
 	uint32_t actions;
@@ -59,10 +63,16 @@ struct pair {
 	bool silent_reported;
 	bool peer_seen, peer_holds_me, peer_fp_ok;
 	enum role_state peer_state;
+	/* the SHUTDOWN_REQUEST this node sent last (a RELEASED must name it) and
+	 * the one it received last (its RELEASED names that) */
+	uint64_t shutdown_sent, shutdown_rx;
 	uint8_t peer_verf[8];
 	bool have_peer_verf;
-	uint8_t *mirror; /* records received, peer_mirror_add format */
-	uint32_t mirror_used, mirror_count;
+	/* the mirror: what this node stored of the partner's stream (standby), and
+	 * what the partner says of it */
+	uint64_t mirror_stored, mirror_loaded, peer_mirror_pos;
+	bool peer_caught_up;
+	uint64_t next_attach_ms;
 
 	_Atomic bool stay_down_on;
 	uint64_t next_hb_ms, next_sd_ms;
@@ -72,7 +82,7 @@ struct pair {
 	struct pair_job jobs[PAIR_MAX_JOBS];
 	unsigned njobs;
 	bool stopping;
-	pthread_t loop_thread, exec_thread;
+	pthread_t loop_thread, exec_thread, mirror_thread;
 	bool started;
 };
 
@@ -162,11 +172,17 @@ static void pair_send_heartbeat(struct pair *p)
 	pthread_mutex_lock(&p->lock);
 	m.u.heartbeat.state = (uint8_t)p->state;
 	m.u.heartbeat.epoch = p->epoch;
+	m.u.heartbeat.mirror_pos = p->mirror_stored;
 	pthread_mutex_unlock(&p->lock);
+	struct mirror_stats ms;
+	mirror_get_stats(p->ops.mirror, &ms);
+	if (ms.attached)
+		m.u.heartbeat.mirror_pos = ms.pushed;
 	/* bit 0: this node holds its partner down (the heartbeat-borne STAY_DOWN);
-	 * bit 1: this node is the preferred one (for the start-up tie-break) */
-	m.u.heartbeat.health =
-	    (atomic_load(&p->stay_down_on) ? 1u : 0u) | (p->cfg.preferred ? 2u : 0u);
+	 * bit 1: this node is the preferred one (for the start-up tie-break);
+	 * bit 2: this node's mirror stream to the partner is caught up */
+	m.u.heartbeat.health = (atomic_load(&p->stay_down_on) ? 1u : 0u) |
+			       (p->cfg.preferred ? 2u : 0u) | (ms.caught_up ? 4u : 0u);
 	pair_send(p, &m);
 }
 
@@ -227,32 +243,68 @@ static int pair_address(struct pair *p, bool add)
 	return rc;
 }
 
+/* Attaches the stream and re-sends what the request table holds, so a standby
+ * that joined late (or fell behind) has every saved reply. */
+static void pair_mirror_attach(struct pair *p)
+{
+	mirror_attach(p->ops.mirror);
+	uint32_t n = p->ops.mirror_catch_up(p->ops.arg);
+	mirror_mark_catchup(p->ops.mirror);
+	log_info("pair: mirror stream attached, catching the partner up with %u saved replies", n);
+}
+
+/* The release's last records: every reply sent so far is on the partner before
+ * it is told RELEASED. A stream that cannot finish does not stop the release:
+ * the partner asked for it, and without a link it would take over anyway. */
 static void pair_sync_mirror(struct pair *p)
 {
-	uint8_t *buf = malloc(PEER_MIRROR_MAX_BYTES);
-	if (!buf)
-		return;
-	uint32_t used = 0,
-		 count = p->ops.mirror_collect(p->ops.arg, buf, PEER_MIRROR_MAX_BYTES, &used);
-	struct peer_msg m = {.type = PEER_MIRROR};
-	m.u.mirror = (struct peer_mirror){1, count, used, buf};
-	pair_send(p, &m);
-	log_info("pair: sent %u saved replies to the partner", count);
-	free(buf);
+	if (!mirror_caught_up(p->ops.mirror)) {
+		mirror_detach(p->ops.mirror, "re-sending everything for the release");
+		pair_mirror_attach(p);
+	}
+	int rc = mirror_flush(p->ops.mirror, p->cfg.mirror_timeout_ms + 1000);
+	struct mirror_stats ms;
+	mirror_get_stats(p->ops.mirror, &ms);
+	if (rc < 0)
+		log_error("pair: the mirror did not catch up before the release (%s): the "
+			  "partner may run retransmitted calls again",
+			  strerror(-rc));
+	else
+		log_info("pair: mirror flushed at position %" PRIu64, ms.acked);
 }
 
 static void pair_load_mirror(struct pair *p)
 {
+	/* The records went into the request table as they arrived: nothing is left
+	 * to load, only to report. */
 	pthread_mutex_lock(&p->lock);
-	struct peer_mirror m = {1, p->mirror_count, p->mirror_used, p->mirror};
-	uint32_t off = 0, loaded = 0;
-	const uint8_t *rec;
-	uint32_t len;
-	while (p->mirror && peer_mirror_next(&m, &off, &rec, &len))
-		loaded += p->ops.mirror_load(p->ops.arg, rec, len) == 0;
-	p->mirror_used = p->mirror_count = 0;
+	uint64_t n = p->mirror_loaded, pos = p->mirror_stored;
 	pthread_mutex_unlock(&p->lock);
-	log_info("pair: loaded %u saved replies from the partner", loaded);
+	log_info("pair: the request table holds %" PRIu64
+		 " saved replies from the partner (stream position %" PRIu64 ")",
+		 n, pos);
+}
+
+/* The partner serves and says its stream to this node is not caught up. */
+static bool pair_mirror_behind(struct pair *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool behind = p->peer_seen && p->peer_state == ROLE_ACTIVE && !p->peer_caught_up;
+	pthread_mutex_unlock(&p->lock);
+	return behind;
+}
+
+/* A partner that has just started serving (a restart, a giveback) catches this
+ * node up first: a check waits for that a little rather than refuse at once. */
+static int pair_mirror_wait(struct pair *p)
+{
+	uint64_t until = now_ms() + PAIR_CATCH_UP_WAIT_MS;
+	while (pair_mirror_behind(p)) {
+		if (now_ms() >= until)
+			return -EAGAIN;
+		usleep(20000);
+	}
+	return 0;
 }
 
 static int pair_check(struct pair *p)
@@ -266,6 +318,11 @@ static int pair_check(struct pair *p)
 		snprintf(why, sizeof(why), "peer link down"), rc = -ENOTCONN;
 	else if (!p->peer_fp_ok)
 		snprintf(why, sizeof(why), "exports differ from the partner's"), rc = -EINVAL;
+	else if (pair_mirror_wait(p) < 0)
+		snprintf(why, sizeof(why),
+			 "mirror behind: this node lacks some of the partner's "
+			 "saved replies"),
+		    rc = -EAGAIN;
 	else
 		rc = p->ops.storage_check(p->ops.arg, why, sizeof(why));
 	pthread_mutex_lock(&p->lock);
@@ -280,6 +337,12 @@ static void pair_send_released(struct pair *p)
 {
 	struct peer_msg m = {.type = PEER_RELEASED};
 	p->ops.get_verifier(p->ops.arg, m.u.released.verifier);
+	pthread_mutex_lock(&p->lock);
+	m.u.released.request = p->shutdown_rx;
+	pthread_mutex_unlock(&p->lock);
+	struct mirror_stats ms;
+	mirror_get_stats(p->ops.mirror, &ms);
+	m.u.released.mirror_pos = ms.acked;
 	pair_send(p, &m);
 }
 
@@ -356,9 +419,16 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 	case ROLE_A_SEND_TAKEOVER_REQUEST:
 		pair_send_notice(p, PEER_TAKEOVER_REQUEST, 0, "take over");
 		return 0;
-	case ROLE_A_SEND_SHUTDOWN_REQUEST:
-		pair_send(p, &(struct peer_msg){.type = PEER_SHUTDOWN_REQUEST});
+	case ROLE_A_SEND_SHUTDOWN_REQUEST: {
+		/* The episode's epoch names the request: only its RELEASED counts. */
+		struct peer_msg m = {.type = PEER_SHUTDOWN_REQUEST};
+		m.u.shutdown.request = job->epoch;
+		pthread_mutex_lock(&p->lock);
+		p->shutdown_sent = job->epoch;
+		pthread_mutex_unlock(&p->lock);
+		pair_send(p, &m);
 		return 0;
+	}
 	case ROLE_A_SEND_REFUSE:
 		pair_send_refuse(p, job->refuse);
 		return 0;
@@ -435,6 +505,7 @@ static void pair_link_down(struct pair *p, const char *why)
 	pthread_mutex_unlock(&p->link_lock);
 	if (was)
 		log_warn("pair: peer link down: %s", why);
+	mirror_detach(p->ops.mirror, "peer link down");
 	p->backoff_ms = peer_backoff_next(p->backoff_ms);
 	p->next_connect_ms = now_ms() + p->backoff_ms;
 }
@@ -451,16 +522,17 @@ static void pair_attach(struct pair *p, int fd)
 		p->backoff_ms = 0;
 }
 
+/* A batch of the partner's stream: into the request table at once, then the
+ * acknowledgement its sync replies wait for. */
 static void pair_rx_mirror(struct pair *p, const struct peer_mirror *m)
 {
+	uint32_t off = 0, len, loaded = 0;
+	const uint8_t *rec;
+	while (peer_mirror_next(m, &off, &rec, &len))
+		loaded += p->ops.mirror_load(p->ops.arg, rec, len) == 0;
 	pthread_mutex_lock(&p->lock);
-	if (!p->mirror)
-		p->mirror = malloc(PEER_MIRROR_MAX_BYTES);
-	if (p->mirror && m->records_len <= PEER_MIRROR_MAX_BYTES) {
-		memcpy(p->mirror, m->records, m->records_len);
-		p->mirror_used = m->records_len;
-		p->mirror_count = m->count;
-	}
+	p->mirror_stored = m->position;
+	p->mirror_loaded += loaded;
 	pthread_mutex_unlock(&p->lock);
 	struct peer_msg ack = {.type = PEER_MIRROR_ACK};
 	ack.u.mirror_ack.position = m->position;
@@ -473,6 +545,8 @@ static void pair_rx_heartbeat(struct pair *p, const struct peer_heartbeat *hb)
 	p->peer_state = (enum role_state)hb->state;
 	p->peer_holds_me = hb->health & 1;
 	bool peer_preferred = hb->health & 2;
+	p->peer_caught_up = hb->health & 4;
+	p->peer_mirror_pos = hb->mirror_pos;
 	enum role_event ev = role_heartbeat_event(p->peer_state, p->peer_holds_me);
 	pair_apply_locked(p, ev, 0);
 	/* The preferred node starts the service when its partner serves nothing and
@@ -515,6 +589,7 @@ static void pair_rx(struct pair *p, const struct peer_msg *m)
 		pair_rx_mirror(p, &m->u.mirror);
 		return;
 	case PEER_MIRROR_ACK:
+		mirror_acked(p->ops.mirror, m->u.mirror_ack.position);
 		return;
 	case PEER_FAULT:
 		log_warn("pair: partner reports a fault: %s", m->u.fault.detail);
@@ -522,12 +597,30 @@ static void pair_rx(struct pair *p, const struct peer_msg *m)
 	case PEER_REFUSE:
 		log_warn("pair: partner refused: %s", m->u.refuse.detail);
 		break;
-	case PEER_RELEASED:
+	case PEER_SHUTDOWN_REQUEST:
 		pthread_mutex_lock(&p->lock);
-		memcpy(p->peer_verf, m->u.released.verifier, 8);
-		p->have_peer_verf = true;
+		p->shutdown_rx = m->u.shutdown.request;
 		pthread_mutex_unlock(&p->lock);
 		break;
+	case PEER_RELEASED: {
+		/* A late answer to a request this node has given up must not start a
+		 * claim (role.h): only the RELEASED naming the last request counts. */
+		pthread_mutex_lock(&p->lock);
+		uint64_t want = p->shutdown_sent;
+		bool current = m->u.released.request == want;
+		if (current) {
+			memcpy(p->peer_verf, m->u.released.verifier, 8);
+			p->have_peer_verf = true;
+		}
+		pthread_mutex_unlock(&p->lock);
+		if (!current) {
+			log_warn("pair: dropped a RELEASED answering an older shutdown request "
+				 "(%" PRIu64 ", not %" PRIu64 ")",
+				 m->u.released.request, want);
+			return;
+		}
+		break;
+	}
 	default:
 		break;
 	}
@@ -595,6 +688,24 @@ static void pair_accept(struct pair *p)
 		pair_attach(p, fd); /* a newer connection replaces the old one */
 }
 
+/* The stream runs while this node serves and the partner listens; one that fell
+ * behind is attached again (with a catch-up) at most every two seconds. */
+static void pair_mirror_keep(struct pair *p, bool serving, bool attach, uint64_t now)
+{
+	if (!serving) {
+		if (mirror_attached(p->ops.mirror))
+			mirror_detach(p->ops.mirror, "this node no longer serves");
+		return;
+	}
+	pthread_mutex_lock(&p->link_lock);
+	bool up = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE;
+	pthread_mutex_unlock(&p->link_lock);
+	if (!attach || !up || mirror_attached(p->ops.mirror))
+		return;
+	p->next_attach_ms = now + 2000;
+	pair_mirror_attach(p);
+}
+
 static void pair_timers(struct pair *p)
 {
 	uint64_t now = now_ms();
@@ -614,7 +725,12 @@ static void pair_timers(struct pair *p)
 	}
 	if (role_timer_due(p->timer))
 		pair_apply_locked(p, ROLE_EV_TIMEOUT, 0);
+	/* a release streams its last records: DRAINING and RELEASING keep the stream */
+	bool serving =
+	    p->state == ROLE_ACTIVE || p->state == ROLE_DRAINING || p->state == ROLE_RELEASING;
+	bool attach = p->state == ROLE_ACTIVE && p->peer_seen && now >= p->next_attach_ms;
 	pthread_mutex_unlock(&p->lock);
+	pair_mirror_keep(p, serving, attach, now);
 }
 
 static void *pair_loop(void *arg)
@@ -643,6 +759,32 @@ static void *pair_loop(void *arg)
 		}
 		pair_timers(p);
 	}
+	return NULL;
+}
+
+/* The sender: batches of queued records, one MIRROR frame each. */
+static void *pair_mirror_sender(void *arg)
+{
+	struct pair *p = arg;
+	uint8_t *buf = malloc(PEER_MIRROR_MAX_BYTES);
+	while (buf) {
+		pthread_mutex_lock(&p->lock);
+		bool stop = p->stopping;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+		struct peer_msg m = {.type = PEER_MIRROR};
+		uint32_t used;
+		uint64_t last;
+		uint32_t n = mirror_take(p->ops.mirror, buf, PEER_MIRROR_MAX_BYTES, &used, &last,
+					 PAIR_LOOP_TICK_MS);
+		if (!n)
+			continue;
+		m.u.mirror = (struct peer_mirror){last, n, used, buf};
+		if (pair_send(p, &m) != PEER_OK)
+			mirror_detach(p->ops.mirror, "cannot send to the partner");
+	}
+	free(buf);
 	return NULL;
 }
 
@@ -783,11 +925,38 @@ void pair_report_fault(struct pair *p, enum role_fault f, const char *why)
 	bool serving = p->state == ROLE_ACTIVE;
 	if (serving) {
 		p->fault = f;
-		log_error("pair: %s fault: %s; asking the partner to take over",
-			  role_fault_name(f), why);
+		log_error("pair: %s fault: %s; asking the partner to take over", role_fault_name(f),
+			  why);
 		pair_apply_locked(p, ROLE_EV_LOCAL_FAULT, 0);
 	}
 	pthread_mutex_unlock(&p->lock);
+}
+
+/* The mirror as this node sees it: sending (serving) or receiving (standby).
+ * lag = records not yet acknowledged by (or not yet received from) the other. */
+static void pair_mirror_kv(struct pair *p, struct admin_kv *kv, uint64_t stored, uint64_t peer_pos,
+			   bool peer_caught_up)
+{
+	struct mirror_stats ms;
+	mirror_get_stats(p->ops.mirror, &ms);
+	admin_kv_str(kv, "mirror_mode", p->cfg.mirror == MIRROR_SYNC ? "sync" : "async");
+	if (ms.attached) {
+		admin_kv_str(kv, "mirror",
+			     ms.caught_up ? "sending, standby caught up"
+					  : "sending, standby catching up");
+		admin_kv_u64(kv, "mirror_position", ms.pushed);
+		admin_kv_u64(kv, "mirror_lag", ms.pushed - ms.acked);
+	} else if (peer_pos) {
+		admin_kv_str(kv, "mirror",
+			     peer_caught_up ? "receiving, caught up" : "receiving, behind");
+		admin_kv_u64(kv, "mirror_position", stored);
+		admin_kv_u64(kv, "mirror_lag", peer_pos > stored ? peer_pos - stored : 0);
+	} else {
+		admin_kv_str(kv, "mirror", "idle");
+		admin_kv_u64(kv, "mirror_position", stored);
+		admin_kv_u64(kv, "mirror_lag", 0);
+	}
+	admin_kv_u64(kv, "mirror_detaches", ms.detaches);
 }
 
 void pair_status_kv(struct pair *p, struct admin_kv *kv)
@@ -806,7 +975,11 @@ void pair_status_kv(struct pair *p, struct admin_kv *kv)
 	admin_kv_str(kv, "held_down", p->peer_holds_me ? "yes" : "no");
 	snprintf(addr, sizeof(addr), "%s/%u on %s", p->vip.addr, p->vip.prefix, p->vip.iface);
 	admin_kv_str(kv, "service_address", addr);
+	uint64_t stored = p->mirror_stored, peer_pos = p->peer_mirror_pos;
+	bool peer_serves = p->peer_seen && p->peer_state == ROLE_ACTIVE;
+	bool peer_caught_up = p->peer_caught_up;
 	pthread_mutex_unlock(&p->lock);
+	pair_mirror_kv(p, kv, stored, peer_serves ? peer_pos : 0, peer_caught_up);
 }
 
 static int cmd_pair(void *arg, int argc, char **argv, FILE *out, char *msg)
@@ -838,6 +1011,20 @@ static void pair_admin(struct pair *p, struct admin *a)
 	    a, &(struct admin_command){"pair", "pair", "role, partner and peer link", cmd_pair, p});
 }
 
+static void pair_stop_threads(struct pair *p, bool sender, bool loop)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stopping = true;
+	pthread_cond_signal(&p->job_cv);
+	pthread_mutex_unlock(&p->lock);
+	mirror_wake(p->ops.mirror);
+	if (loop)
+		pthread_join(p->loop_thread, NULL);
+	if (sender)
+		pthread_join(p->mirror_thread, NULL);
+	pthread_join(p->exec_thread, NULL);
+}
+
 int pair_start(struct pair *p, struct admin *admin)
 {
 	struct sockaddr_storage ss;
@@ -856,12 +1043,12 @@ int pair_start(struct pair *p, struct admin *admin)
 	p->ops.set_serving(p->ops.arg, false);
 	if (pthread_create(&p->exec_thread, NULL, pair_executor, p) != 0)
 		return -EAGAIN;
+	if (pthread_create(&p->mirror_thread, NULL, pair_mirror_sender, p) != 0) {
+		pair_stop_threads(p, false, false);
+		return -EAGAIN;
+	}
 	if (pthread_create(&p->loop_thread, NULL, pair_loop, p) != 0) {
-		pthread_mutex_lock(&p->lock);
-		p->stopping = true;
-		pthread_cond_signal(&p->job_cv);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->exec_thread, NULL);
+		pair_stop_threads(p, true, false);
 		return -EAGAIN;
 	}
 	p->started = true;
@@ -896,13 +1083,9 @@ void pair_stop(struct pair *p)
 	if (!p)
 		return;
 	if (p->started) {
-		pthread_mutex_lock(&p->lock);
-		p->stopping = true;
-		pthread_cond_signal(&p->job_cv);
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->loop_thread, NULL);
-		pthread_join(p->exec_thread, NULL);
+		pair_stop_threads(p, true, true);
 		pair_stop_serving(p);
+		mirror_detach(p->ops.mirror, "stopping");
 	}
 	if (p->listen_fd >= 0)
 		close(p->listen_fd);
@@ -910,7 +1093,6 @@ void pair_stop(struct pair *p)
 		close(p->connect_fd);
 	peer_link_free(p->link);
 	role_timer_free(p->timer);
-	free(p->mirror);
 	pthread_cond_destroy(&p->job_cv);
 	pthread_mutex_destroy(&p->link_lock);
 	pthread_mutex_destroy(&p->lock);

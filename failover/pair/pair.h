@@ -32,6 +32,7 @@
 
 struct pair;
 struct admin;
+struct mirror;
 
 struct pair_ops {
 	void *arg;
@@ -49,11 +50,13 @@ struct pair_ops {
 	void (*set_verifier)(void *arg, const uint8_t verf[8]);
 	/* can this node serve the exports? 0, or -errno with a reason */
 	int (*storage_check)(void *arg, char *why, size_t len);
-	/* saved replies for the partner: fills buf with length-prefixed records
-	 * (peer_mirror_add format), returns the count */
-	uint32_t (*mirror_collect)(void *arg, uint8_t *buf, size_t cap, uint32_t *used);
+	/* the request table's saved replies, all pushed to the mirror stream (a
+	 * catch-up after the stream attached); the count */
+	uint32_t (*mirror_catch_up)(void *arg);
 	/* one record received from the partner, into the request table */
 	int (*mirror_load)(void *arg, const uint8_t *rec, size_t len);
+	/* the stream the request path pushes saved replies to (failover/mirror) */
+	struct mirror *mirror;
 };
 
 /* 0, or -errno after logging why (key file, addresses). */

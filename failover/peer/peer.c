@@ -184,6 +184,7 @@ static void enc_released(struct peer__wr *w, const struct peer_msg *m)
 {
 	wr_be(w, m->u.released.mirror_pos, 8);
 	wr_bytes(w, m->u.released.verifier, sizeof(m->u.released.verifier));
+	wr_be(w, m->u.released.request, 8);
 }
 
 static enum peer_status dec_released(struct peer__rd *r, struct peer_msg *m)
@@ -194,6 +195,18 @@ static enum peer_status dec_released(struct peer__rd *r, struct peer_msg *m)
 	v = rd_bytes(r, sizeof(m->u.released.verifier));
 	if (v)
 		memcpy(m->u.released.verifier, v, sizeof(m->u.released.verifier));
+	m->u.released.request = rd_be(r, 8);
+	return PEER_OK;
+}
+
+static void enc_shutdown(struct peer__wr *w, const struct peer_msg *m)
+{
+	wr_be(w, m->u.shutdown.request, 8);
+}
+
+static enum peer_status dec_shutdown(struct peer__rd *r, struct peer_msg *m)
+{
+	m->u.shutdown.request = rd_be(r, 8);
 	return PEER_OK;
 }
 
@@ -274,9 +287,9 @@ static const struct peer__type peer__types[PEER_TYPE_MAX + 1] = {
     [PEER_HEARTBEAT] = {"HEARTBEAT", 29, 29, enc_heartbeat, dec_heartbeat},
     [PEER_FAULT] = {"FAULT", NOTICE_MIN, NOTICE_MAX, enc_notice, dec_notice},
     [PEER_TAKEOVER_REQUEST] = {"TAKEOVER_REQUEST", NOTICE_MIN, NOTICE_MAX, enc_notice, dec_notice},
-    [PEER_SHUTDOWN_REQUEST] = {"SHUTDOWN_REQUEST", 0, 0, enc_empty, dec_empty},
+    [PEER_SHUTDOWN_REQUEST] = {"SHUTDOWN_REQUEST", 8, 8, enc_shutdown, dec_shutdown},
     [PEER_REFUSE] = {"REFUSE", NOTICE_MIN, NOTICE_MAX, enc_notice, dec_notice},
-    [PEER_RELEASED] = {"RELEASED", 16, 16, enc_released, dec_released},
+    [PEER_RELEASED] = {"RELEASED", 24, 24, enc_released, dec_released},
     [PEER_STAY_DOWN] = {"STAY_DOWN", 8, 8, enc_stay_down, dec_stay_down},
     [PEER_GIVEBACK] = {"GIVEBACK", 0, 0, enc_empty, dec_empty},
     [PEER_MIRROR] = {"MIRROR", PEER_MIRROR_HDR_LEN, PEER_MAX_PAYLOAD, enc_mirror, dec_mirror},

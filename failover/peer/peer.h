@@ -121,9 +121,15 @@ struct peer_notice {
 	char detail[PEER_DETAIL_MAX + 1];
 };
 
+/* SHUTDOWN_REQUEST: an id that the RELEASED answering it names. */
+struct peer_shutdown {
+	uint64_t request;
+};
+
 struct peer_released {
 	uint64_t mirror_pos;
 	uint8_t verifier[8]; /* the NFSv3 write verifier to keep */
+	uint64_t request;    /* the SHUTDOWN_REQUEST answered: a late answer is dropped */
 };
 
 struct peer_stay_down {
@@ -156,11 +162,12 @@ struct peer_msg {
 		struct peer_notice fault;
 		struct peer_notice takeover;
 		struct peer_notice refuse;
+		struct peer_shutdown shutdown;
 		struct peer_released released;
 		struct peer_stay_down stay_down;
 		struct peer_mirror mirror;
 		struct peer_mirror_ack mirror_ack;
-		/* SHUTDOWN_REQUEST and GIVEBACK carry nothing */
+		/* GIVEBACK carries nothing */
 	} u;
 };
 

@@ -6,6 +6,7 @@
 #include "server/drc/drc.h"
 #include "server/export/siphash.h"
 #include "server/log/log.h"
+#include "server/server.h"
 
 void *arena_alloc_raw(struct arena *a, size_t n)
 {
@@ -96,10 +97,34 @@ static size_t dispatch_encode(xdrproc_t encode, void *res, uint8_t *buf, size_t 
 	return n;
 }
 
+/* A saved reply on its way out: a pair node mirrors it to its standby first
+ * (server.h, saved_reply), so the partner can answer its retransmission too. */
+static void dispatch_saved(struct server *srv, const struct drc_key *key, const uint8_t *reply,
+			   size_t len)
+{
+	if (!srv->saved_reply)
+		return;
+	struct drc_record r = {
+	    .key = *key, .state = DRC_REPLIED, .reply_len = (uint32_t)len, .reply = reply};
+	srv->saved_reply(srv, &r);
+}
+
+/* The fault point of `twinctl inject drop-replies N`. */
+static bool dispatch_lose_reply(struct server *srv)
+{
+	int left = atomic_load_explicit(&srv->drop_replies, memory_order_relaxed);
+	while (left > 0 && !atomic_compare_exchange_weak(&srv->drop_replies, &left, left - 1))
+		;
+	if (left > 0)
+		log_warn("dropped a reply after executing it (twinctl inject drop-replies)");
+	return left > 0;
+}
+
 /* Runs the handler and replies; a non-idempotent reply is saved in the table first,
  * so a retransmission that arrives once the client has it finds it there. */
 static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct drc *drc,
-			 struct drc_entry *ent, void *args, void *res, uint8_t *buf, size_t buflen)
+			 struct drc_entry *ent, const struct drc_key *key, void *args, void *res,
+			 uint8_t *buf, size_t buflen)
 {
 	d->handler(ctx, args, res);
 	if (!(d->flags & PROC_NONIDEMPOTENT) || !ent) {
@@ -112,9 +137,14 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 	}
 	size_t n = dispatch_encode(d->encode, res, buf, buflen);
 	drc_finish(drc, ent, n ? buf : NULL, n);
-	if (n)
+	if (n) {
+		dispatch_saved(ctx->srv, key, buf, n);
+		if (dispatch_lose_reply(ctx->srv)) {
+			rpc_req_drop(ctx->rpc);
+			return;
+		}
 		rpc_req_reply_raw(ctx->rpc, buf, n);
-	else
+	} else
 		rpc_req_reply(ctx->rpc, d->encode, res);
 }
 
@@ -137,24 +167,25 @@ static uint64_t dispatch_cksum(const struct proc_desc *d, struct rpc_req *req, v
 
 /* Asks the request table what to do with a decoded call; true = run it. */
 static bool dispatch_admit(struct drc *drc, const struct proc_desc *d, struct rpc_req *req,
-			   void *args, struct drc_entry **ent, uint8_t *buf, size_t buflen)
+			   void *args, struct drc_entry **ent, struct drc_key *key, uint8_t *buf,
+			   size_t buflen)
 {
-	struct drc_key key = {.xid = rpc_req_xid(req),
-			      .prog = rpc_req_prog(req),
-			      .vers = rpc_req_vers(req),
-			      .proc = rpc_req_proc(req)};
 	size_t len = 0;
 
 	*ent = NULL;
 	if (!drc)
 		return true;
-	key.cksum = dispatch_cksum(d, req, args, buf, buflen);
-	drc_key_set_addr(&key, rpc_req_remote(req));
-	switch (drc_begin(drc, &key, ent, buf, buflen, &len)) {
+	*key = (struct drc_key){.xid = rpc_req_xid(req),
+				.prog = rpc_req_prog(req),
+				.vers = rpc_req_vers(req),
+				.proc = rpc_req_proc(req),
+				.cksum = dispatch_cksum(d, req, args, buf, buflen)};
+	drc_key_set_addr(key, rpc_req_remote(req));
+	switch (drc_begin(drc, key, ent, buf, buflen, &len)) {
 	case DRC_NEW:
 		return true;
 	case DRC_REPLAY:
-		log_debug("xid %08x %s: replayed from the request table", key.xid, d->name);
+		log_debug("xid %08x %s: replayed from the request table", key->xid, d->name);
 		rpc_req_reply_raw(req, buf, len);
 		return false;
 	case DRC_IN_PROGRESS:
@@ -180,6 +211,7 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	struct req_ctx ctx = {
 	    .srv = srv, .rpc = req, .remote = rpc_req_remote(req), .arena = &arena};
 	struct drc_entry *ent;
+	struct drc_key key;
 
 	/* Authentication first: ntirpc needs the auth handle to send any reply. */
 	if (!rpc_req_auth(req, &ctx.flavor, &ctx.cred))
@@ -198,8 +230,8 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	memset(res, 0, d->ressize);
 	if (!rpc_req_decode(req, d->decode, args))
 		rpc_req_err_garbage(req);
-	else if (dispatch_admit(drc, d, req, args, &ent, saved, sizeof(saved)))
-		dispatch_run(&ctx, d, drc, ent, args, res, saved, sizeof(saved));
+	else if (dispatch_admit(drc, d, req, args, &ent, &key, saved, sizeof(saved)))
+		dispatch_run(&ctx, d, drc, ent, &key, args, res, saved, sizeof(saved));
 	xdr_free(d->decode, args);
 	arena_release(&arena);
 }

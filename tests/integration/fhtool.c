@@ -11,10 +11,17 @@
  *                                                          contain '/': one LOOKUP each)
  *     fhtool [-p NFSPORT] getattr HEX                      "type=T mode=M size=S fileid=F"
  *     fhtool [-p NFSPORT] read HEX                         the file's bytes on stdout
+ *     fhtool [-p NFSPORT] [-t MS] remove DIRHEX NAME XID   one REMOVE with this XID;
+ *                                                          prints "nfsstat3 N"
  *
- * Ports default to $TWINFS_PORT and $TWINFS_MOUNT_PORT; the server is 127.0.0.1.
- * Exit status: 0 success, 1 the server answered with an error (printed as
- * "nfsstat3 N" or "mountstat3 N" on stderr), 2 usage or transport failure.
+ * The pair test sends a REMOVE whose reply the server drops, then retransmits
+ * it (same XID, same arguments) to the partner after a takeover: the partner
+ * must answer from its mirror of the request table, NFS3_OK, not NOENT.
+ *
+ * Ports default to $TWINFS_PORT and $TWINFS_MOUNT_PORT; the server is 127.0.0.1
+ * or -H ADDRESS (IPv4). Exit status: 0 success, 1 the server answered with an
+ * error (printed as "nfsstat3 N" or "mountstat3 N" on stderr), 2 usage or
+ * transport failure, 3 (remove) no reply within -t milliseconds (default 5000).
  */
 #include "tests/integration/rawrpc.h"
 
@@ -27,6 +34,8 @@
 struct opts {
 	uint16_t port;
 	uint16_t mport;
+	const char *host;
+	int timeout_ms;
 };
 
 static int usage(void)
@@ -34,7 +43,9 @@ static int usage(void)
 	fprintf(stderr, "usage: fhtool [-p NFSPORT] [-m MOUNTPORT] mnt PATH\n"
 			"       fhtool [-p NFSPORT] [-m MOUNTPORT] lookup PATH NAME\n"
 			"       fhtool [-p NFSPORT] getattr HEX\n"
-			"       fhtool [-p NFSPORT] read HEX\n");
+			"       fhtool [-p NFSPORT] read HEX\n"
+			"       fhtool [-p NFSPORT] [-t MS] remove DIRHEX NAME XID\n"
+			"       (-H ADDRESS: the server, default 127.0.0.1)\n");
 	return 2;
 }
 
@@ -75,7 +86,7 @@ static int do_mnt(const struct opts *o, const char *path, struct rr_fh *fh)
 		fprintf(stderr, "fhtool: set -m or TWINFS_MOUNT_PORT\n");
 		return 2;
 	}
-	st = rr_open(&c, o->mport);
+	st = rr_open_addr(&c, o->host, o->mport);
 	if (st == 0)
 		st = rr_mnt(&c, path, fh);
 	rr_close(&c);
@@ -87,7 +98,7 @@ static int do_lookup(const struct opts *o, struct rr_fh *fh, char *name)
 {
 	struct rr_conn c = {.xid = 0};
 	char *save = NULL, *part;
-	int st = rr_open(&c, o->port);
+	int st = rr_open_addr(&c, o->host, o->port);
 
 	for (part = strtok_r(name, "/", &save); part && st == 0; part = strtok_r(NULL, "/", &save))
 		st = rr_lookup(&c, fh, part, fh);
@@ -108,7 +119,7 @@ static int cmd_getattr(const struct opts *o, const struct rr_fh *fh)
 {
 	struct rr_conn c = {.xid = 0};
 	struct rr_fattr a;
-	int st = rr_open(&c, o->port);
+	int st = rr_open_addr(&c, o->host, o->port);
 
 	if (st == 0)
 		st = rr_getattr(&c, fh, &a);
@@ -126,7 +137,7 @@ static int cmd_read(const struct opts *o, const struct rr_fh *fh)
 	struct rr_conn c = {.xid = 0};
 	uint64_t off = 0;
 	bool eof = false;
-	int st = rr_open(&c, o->port);
+	int st = rr_open_addr(&c, o->host, o->port);
 
 	while (st == 0 && !eof) {
 		uint32_t n = 0;
@@ -144,6 +155,52 @@ static int cmd_read(const struct opts *o, const struct rr_fh *fh)
 	return report("READ", "nfsstat3", st);
 }
 
+#define NFSPROC3_REMOVE 12
+
+/* One REMOVE with a chosen XID, so that a test can retransmit it exactly. */
+static int cmd_remove(const struct opts *o, const struct rr_fh *dir, const char *name,
+		      const char *xid_s)
+{
+	static uint8_t rec[8192];
+	uint8_t call[1024];
+	struct rr_conn c = {.xid = 0};
+	struct rr_buf b;
+	struct rr_reply r;
+	size_t len = 0;
+	char *end;
+	unsigned long xid = strtoul(xid_s, &end, 0);
+
+	if (*xid_s == '\0' || *end || xid > UINT32_MAX)
+		return usage();
+	int st = rr_open_addr(&c, o->host, o->port);
+	if (st == 0)
+		st = rr_set_timeout(c.fd, o->timeout_ms);
+	rr_buf_init(&b, call, sizeof(call));
+	rr_put_call(&b, (uint32_t)xid, RR_NFS_PROG, RR_NFS_VERS, NFSPROC3_REMOVE);
+	rr_put_fh(&b, dir);
+	rr_put_string(&b, name);
+	if (st == 0)
+		st = rr_send_record(c.fd, b.data, b.len);
+	/* Only the reply to this XID counts (a stale one on a reused port would not). */
+	do {
+		if (st == 0)
+			st = rr_recv_record(c.fd, rec, sizeof(rec), &len);
+		if (st == 0 && rr_parse_reply(rec, len, &r) < 0)
+			st = -EBADMSG;
+	} while (st == 0 && r.xid != (uint32_t)xid);
+	rr_close(&c);
+	if (st == -ETIMEDOUT || st == -EAGAIN) {
+		printf("no reply\n");
+		return 3;
+	}
+	if (st == 0 && (r.reply_stat != RR_MSG_ACCEPTED || r.stat != RR_SUCCESS))
+		st = -EPROTO;
+	if (st != 0)
+		return report("REMOVE", "nfsstat3", st);
+	printf("nfsstat3 %u\n", rr_get_u32(&r.body));
+	return 0;
+}
+
 static int run(const struct opts *o, int argc, char **argv)
 {
 	struct rr_fh fh;
@@ -158,6 +215,11 @@ static int run(const struct opts *o, int argc, char **argv)
 		if (st == 0)
 			st = do_lookup(o, &fh, argv[2]);
 		return st ? st : print_fh(&fh);
+	}
+	if (argc == 4 && strcmp(argv[0], "remove") == 0) {
+		if (rr_fh_from_hex(argv[1], &fh))
+			return usage();
+		return cmd_remove(o, &fh, argv[2], argv[3]);
 	}
 	if (argc != 2)
 		return usage();
@@ -174,14 +236,20 @@ static int run(const struct opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct opts o = {0};
+	struct opts o = {.host = "127.0.0.1", .timeout_ms = RR_TIMEOUT_MS};
 	int ch;
 
 	if (parse_port(getenv("TWINFS_PORT"), &o.port) ||
 	    parse_port(getenv("TWINFS_MOUNT_PORT"), &o.mport))
 		return usage();
-	while ((ch = getopt(argc, argv, "+p:m:")) != -1) {
+	while ((ch = getopt(argc, argv, "+p:m:H:t:")) != -1) {
 		if (ch == 'p' && parse_port(optarg, &o.port) == 0)
+			continue;
+		if (ch == 'H') {
+			o.host = optarg;
+			continue;
+		}
+		if (ch == 't' && (o.timeout_ms = atoi(optarg)) > 0)
 			continue;
 		if (ch == 'm' && parse_port(optarg, &o.mport) == 0)
 			continue;

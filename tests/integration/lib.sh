@@ -40,7 +40,8 @@ tw_cleanup() {
 		fi
 	done
 	for d in "${TW_DIRS[@]}"; do
-		rm -rf "$d"
+		# TWINFS_KEEP=1 keeps the logs and files of a run to look at.
+		if [ -n "${TWINFS_KEEP:-}" ]; then echo "# kept $d" >&2; else rm -rf "$d"; fi
 	done
 }
 trap tw_cleanup EXIT

@@ -21,23 +21,28 @@ cleanup_pair() {
 	ip netns del "$nsa" 2>/dev/null || true
 	ip netns del "$nsb" 2>/dev/null || true
 	ip netns del "$nsc" 2>/dev/null || true
-	ip link del "$br" 2>/dev/null || true
+	ip netns del "$nss" 2>/dev/null || true
 	tw_cleanup
 }
 trap cleanup_pair EXIT
 
-# The network: one bridge in the root namespace, a veth to each namespace. (A
-# bridge inside the client namespace, for a qemu guest's tap, made libnfs report
-# a POLLHUP error across a handover: see the notes; kept as it was measured.)
-br=twbr$((id % 100000))
-ip link add "$br" type bridge
-ip link set "$br" up
+# The network: a bridge in a namespace of its own (the "switch"), a veth from it
+# to each node's and the client's namespace. Nothing of it is in the root
+# namespace: a host that has an address in 192.0.2.0/24 itself (this one has
+# 192.0.2.2) would otherwise answer ARP for it on the bridge and take the
+# client's packets: a handover then looked like a 5 s stall, and as libnfs
+# "POLLHUP" errors.
+nss=tws-$id
+br=twbr
+ip netns add "$nss"
+ip -n "$nss" link add "$br" type bridge
+ip -n "$nss" link set "$br" up
 n=0
 for ns in "$nsa" "$nsb" "$nsc"; do
 	n=$((n + 1))
 	ip netns add "$ns"
-	ip link add "tw$n-$id" type veth peer name eth0 netns "$ns"
-	ip link set "tw$n-$id" master "$br" up
+	ip -n "$nss" link add "port$n" type veth peer name eth0 netns "$ns"
+	ip -n "$nss" link set "port$n" master "$br" up
 	ip -n "$ns" link set lo up
 	ip -n "$ns" link set eth0 up
 done

@@ -163,12 +163,18 @@ int rr_set_timeout(int fd, int ms)
 
 int rr_open(struct rr_conn *c, uint16_t port)
 {
+	return rr_open_addr(c, "127.0.0.1", port);
+}
+
+int rr_open_addr(struct rr_conn *c, const char *ipv4, uint16_t port)
+{
 	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
 	int one = 1;
 	int fd, err;
 
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->fd = -1;
+	if (inet_pton(AF_INET, ipv4, &sin.sin_addr) != 1)
+		return -EINVAL;
 	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -129,6 +129,8 @@ int rr_get_opaque(struct rr_cursor *c, void *out, uint32_t max, uint32_t *n);
 
 /* TCP to 127.0.0.1:port, send/receive timeouts RR_TIMEOUT_MS. 0 or -errno. */
 int rr_open(struct rr_conn *c, uint16_t port);
+/* The same to another IPv4 address (a service address in a test namespace). */
+int rr_open_addr(struct rr_conn *c, const char *ipv4, uint16_t port);
 void rr_close(struct rr_conn *c);
 int rr_set_timeout(int fd, int ms);
 /* All of it or -errno (never SIGPIPE). */

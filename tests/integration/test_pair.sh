@@ -62,9 +62,30 @@ else
 	check "pairload is built (TWINFS_PAIRLOAD)" false
 fi
 
+# A REMOVE that A executes but whose reply is lost on the way (a fault point),
+# then a handover: the client's retransmission, same XID, reaches B, which
+# answers from its mirror of A's request table: NFS3_OK, not NOENT (claim 16).
+fhtool=${TWINFS_FHTOOL:-$(dirname "$twinfsd")/../tests/integration/fhtool}
+fh() { ip netns exec "$nsc" timeout 30 "$fhtool" -H "$VIP" -p 2049 -m 20048 "$@"; }
+XID=0x7e570001
+lost_remove() {
+	local root out rc=0
+	roundtrip lost || return 1
+	root=$(fh mnt /share) || return 1
+	echo "$root" >"$dir/root.fh"
+	ctl a inject drop-replies 1 || return 1
+	out=$(fh -t 1500 remove "$root" lost $XID) || rc=$?
+	[ "$rc" = 3 ] && [ ! -e "$dir/share/lost" ] && return 0
+	echo "# REMOVE: exit $rc, $out; file $(ls "$dir/share/lost" 2>&1)" >&2
+	return 1
+}
+check "A executes a REMOVE and its reply is lost" lost_remove
 check "handover from A is accepted" ctl a handover
 # A released, then B's STAY_DOWN holds it down until a giveback (claims 2, 17).
 check "B serves, A released and held down" wait_roles HELD_DOWN ACTIVE
+replayed() { local out; out=$(fh remove "$(cat "$dir/root.fh")" lost "$1" 2>&1); [ "$out" = "$2" ] || { echo "# REMOVE xid $1: $out, want $2" >&2; return 1; }; }
+check "the retransmitted REMOVE gets NFS3_OK from B's mirror" replayed $XID "nfsstat3 0"
+check "a new REMOVE of that name gets NOENT from B" replayed 0x7e570002 "nfsstat3 2"
 check "service address on B only" only_on "$nsb" "$nsa"
 check "client reads the file written before, through B" readback one
 check "client writes and reads through B" roundtrip two

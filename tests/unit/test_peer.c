@@ -193,6 +193,10 @@ static void sample_msg(unsigned type, struct peer_msg *m)
 	case PEER_RELEASED:
 		m->u.released.mirror_pos = 0xdeadbeefcafeull;
 		memcpy(m->u.released.verifier, "VERIFY!!", 8);
+		m->u.released.request = 0x1122334455667788ull;
+		break;
+	case PEER_SHUTDOWN_REQUEST:
+		m->u.shutdown.request = 0x1122334455667788ull;
 		break;
 	case PEER_STAY_DOWN:
 		m->u.stay_down.epoch = 0x8000000000000001ull;
@@ -241,6 +245,7 @@ static void assert_msg_equal(const struct peer_msg *a, const struct peer_msg *b)
 	case PEER_RELEASED:
 		CU_ASSERT(a->u.released.mirror_pos == b->u.released.mirror_pos);
 		CU_ASSERT(memcmp(a->u.released.verifier, b->u.released.verifier, 8) == 0);
+		CU_ASSERT(a->u.released.request == b->u.released.request);
 		break;
 	case PEER_STAY_DOWN:
 		CU_ASSERT(a->u.stay_down.epoch == b->u.stay_down.epoch);
@@ -257,6 +262,8 @@ static void assert_msg_equal(const struct peer_msg *a, const struct peer_msg *b)
 		CU_ASSERT(a->u.mirror_ack.position == b->u.mirror_ack.position);
 		break;
 	case PEER_SHUTDOWN_REQUEST:
+		CU_ASSERT(a->u.shutdown.request == b->u.shutdown.request);
+		break;
 	case PEER_GIVEBACK:
 		break;
 	}
@@ -289,8 +296,8 @@ static void test_msg_sizes(void)
 	static const size_t size[PEER_TYPE_MAX + 1] = {
 	    [PEER_HELLO] = 22,		 [PEER_HEARTBEAT] = 29,
 	    [PEER_FAULT] = 4 + 41,	 [PEER_TAKEOVER_REQUEST] = 4 + 17,
-	    [PEER_SHUTDOWN_REQUEST] = 0, [PEER_REFUSE] = 4,
-	    [PEER_RELEASED] = 16,	 [PEER_STAY_DOWN] = 8,
+	    [PEER_SHUTDOWN_REQUEST] = 8, [PEER_REFUSE] = 4,
+	    [PEER_RELEASED] = 24,	 [PEER_STAY_DOWN] = 8,
 	    [PEER_GIVEBACK] = 0,	 [PEER_MIRROR] = 12 + 4 + 5 + 4 + 4 + 12,
 	    [PEER_MIRROR_ACK] = 8,
 	};
