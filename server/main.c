@@ -25,6 +25,7 @@
 
 #include "failover/mirror/mirror.h"
 #include "failover/pair/pair.h"
+#include "failover/tickle/tickle.h"
 #include "failover/peer/peer.h"
 #include "server/admin/admin.h"
 #include "server/export/siphash.h"
@@ -391,6 +392,19 @@ static int ops_mirror_load(void *arg, const uint8_t *rec, size_t len)
 	return drc_load(srv->drc, &r);
 }
 
+static size_t ops_client_conns(void *arg, struct tickle_conn *out, size_t max)
+{
+	struct server *srv = arg;
+	struct rpc_conn_addr *a = calloc(max, sizeof(*a));
+	size_t n = a ? rpc_server_list_clients(srv->rpc, a, max) : 0;
+	for (size_t i = 0; i < n; i++) {
+		out[i].server = a[i].local;
+		out[i].client = a[i].peer;
+	}
+	free(a);
+	return n;
+}
+
 /* Equal on two nodes that serve the same exports: ids and paths. */
 static uint64_t exports_fingerprint(const struct twinfs_config *cfg)
 {
@@ -422,6 +436,7 @@ static int server_pair(struct server *srv)
 	    .storage_check = ops_storage_check,
 	    .mirror_catch_up = ops_mirror_catch_up,
 	    .mirror_load = ops_mirror_load,
+	    .client_conns = ops_client_conns,
 	    .mirror = srv->mirror,
 	};
 	int rc = pair_create(&srv->cfg.pair, exports_fingerprint(&srv->cfg), &ops, &srv->pair);

@@ -19,6 +19,7 @@
 #include "failover/peer/link.h"
 #include "failover/peer/peer.h"
 #include "failover/role/role.h"
+#include "failover/tickle/tickle.h"
 #include "failover/vip/vip.h"
 #include "server/admin/admin.h"
 #include "server/log/log.h"
@@ -28,6 +29,9 @@
 #define PAIR_HOOK_TIMEOUT 60000
 /* how long a can-backup check waits for the partner's mirror stream to catch up */
 #define PAIR_CATCH_UP_WAIT_MS 5000
+/* the serving node's client list goes to the partner this often (and at release) */
+#define PAIR_CLIENTS_MS	 1000
+#define PAIR_MAX_CLIENTS 4096
 
 struct pair_job {
 	uint32_t actions;
@@ -73,6 +77,15 @@ struct pair {
 	uint64_t mirror_stored, mirror_loaded, peer_mirror_pos;
 	bool peer_caught_up;
 	uint64_t next_attach_ms;
+
+	/* the partner's client connections to the service address (CLIENTS), for
+	 * the tickle after a claim; and what this node sent last of its own */
+	struct tickle_conn *clients;
+	uint32_t nclients;
+	uint64_t clients_sum, next_clients_ms;
+	unsigned tickle_rounds; /* still to send, one every TICKLE_INTERVAL_MS */
+	uint64_t next_tickle_ms;
+	struct sockaddr_storage vip_sa;
 
 	_Atomic bool stay_down_on;
 	uint64_t next_hb_ms, next_sd_ms;
@@ -357,6 +370,92 @@ static void pair_send_refuse(struct pair *p, enum role_refuse why)
 	pair_send_notice(p, PEER_REFUSE, (uint16_t)why, detail);
 }
 
+/* Is sa (a local address of a client connection) the service address? An
+ * IPv4-mapped IPv6 address counts as the IPv4 one. */
+static bool pair_is_vip(const struct pair *p, struct sockaddr_storage *sa)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+	if (sa->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = in6->sin6_port};
+		memcpy(&in.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
+		memset(sa, 0, sizeof(*sa));
+		memcpy(sa, &in, sizeof(in));
+	}
+	if (sa->ss_family != p->vip_sa.ss_family)
+		return false;
+	if (sa->ss_family == AF_INET)
+		return !memcmp(&((struct sockaddr_in *)sa)->sin_addr,
+			       &((const struct sockaddr_in *)&p->vip_sa)->sin_addr, 4);
+	return !memcmp(&in6->sin6_addr, &((const struct sockaddr_in6 *)&p->vip_sa)->sin6_addr, 16);
+}
+
+static uint64_t pair_sum(const uint8_t *b, size_t n)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a: only to notice a change */
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	return h ^ n;
+}
+
+/* This node's client connections to the service address, for the partner's
+ * tickle after a takeover; sent when they changed (or when force). */
+static void pair_send_clients(struct pair *p, bool force)
+{
+	struct tickle_conn *c = malloc(PAIR_MAX_CLIENTS * sizeof(*c));
+	uint8_t *buf = malloc((size_t)PAIR_MAX_CLIENTS * PEER_CLIENT_LEN);
+	size_t n = c && buf ? p->ops.client_conns(p->ops.arg, c, PAIR_MAX_CLIENTS) : 0;
+	uint32_t count = 0;
+	for (size_t i = 0; i < n; i++)
+		if (pair_is_vip(p, &c[i].server))
+			peer_clients_add(buf, (size_t)PAIR_MAX_CLIENTS * PEER_CLIENT_LEN, &count,
+					 (struct sockaddr *)&c[i].server,
+					 (struct sockaddr *)&c[i].client);
+	uint64_t sum = buf ? pair_sum(buf, (size_t)count * PEER_CLIENT_LEN) : 0;
+	pthread_mutex_lock(&p->lock);
+	bool send = buf && (force || sum != p->clients_sum);
+	pthread_mutex_unlock(&p->lock);
+	struct peer_msg m = {.type = PEER_CLIENTS};
+	m.u.clients = (struct peer_clients){count, buf};
+	if (send && pair_send(p, &m) == PEER_OK) {
+		pthread_mutex_lock(&p->lock);
+		p->clients_sum = sum;
+		pthread_mutex_unlock(&p->lock);
+	}
+	free(buf);
+	free(c);
+}
+
+static void pair_rx_clients(struct pair *p, const struct peer_clients *pc)
+{
+	pthread_mutex_lock(&p->lock);
+	p->nclients = 0;
+	for (uint32_t i = 0; i < pc->count && i < PAIR_MAX_CLIENTS && p->clients; i++) {
+		peer_clients_get(pc, i, &p->clients[i].server, &p->clients[i].client);
+		p->nclients++;
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* One round of tickles to the partner's clients (DESIGN.md): each client's TCP
+ * answers the bare ACK, gets an RST from this node, and reconnects at once. */
+static void pair_tickle(struct pair *p)
+{
+	pthread_mutex_lock(&p->lock);
+	uint32_t n = p->nclients;
+	struct tickle_conn *c = n ? malloc(n * sizeof(*c)) : NULL;
+	if (c)
+		memcpy(c, p->clients, n * sizeof(*c));
+	pthread_mutex_unlock(&p->lock);
+	if (!c)
+		return;
+	int rc = tickle_send(c, n, 1);
+	if (rc < 0)
+		log_warn("pair: tickle of %u client connections: %s", n, strerror(-rc));
+	else
+		log_debug("pair: tickled %d client connections", rc);
+	free(c);
+}
+
 /* Performs one action; a negative return fails the release or claim in progress. */
 static int pair_do(struct pair *p, enum role_action a, const struct pair_job *job)
 {
@@ -379,6 +478,7 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		return p->ops.flush(p->ops.arg);
 	case ROLE_A_SYNC_MIRROR:
 		pair_sync_mirror(p);
+		pair_send_clients(p, true);
 		return 0;
 	case ROLE_A_CLOSE_CONNECTIONS:
 		p->ops.set_serving(p->ops.arg, false);
@@ -410,6 +510,15 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		return 0;
 	case ROLE_A_ADD_ADDRESS:
 		return pair_address(p, true);
+	case ROLE_A_TICKLE_CLIENTS:
+		pair_tickle(p);
+		pthread_mutex_lock(&p->lock);
+		p->tickle_rounds = 2; /* more rounds from the loop, in case of a lost ARP */
+		p->next_tickle_ms = now_ms() + TICKLE_INTERVAL_MS;
+		uint32_t n = p->nclients;
+		pthread_mutex_unlock(&p->lock);
+		log_info("pair: tickled the partner's %u client connections", n);
+		return 0;
 	case ROLE_A_START_STAY_DOWN:
 		atomic_store(&p->stay_down_on, true);
 		return 0;
@@ -591,6 +700,9 @@ static void pair_rx(struct pair *p, const struct peer_msg *m)
 	case PEER_MIRROR_ACK:
 		mirror_acked(p->ops.mirror, m->u.mirror_ack.position);
 		return;
+	case PEER_CLIENTS:
+		pair_rx_clients(p, &m->u.clients);
+		return;
 	case PEER_FAULT:
 		log_warn("pair: partner reports a fault: %s", m->u.fault.detail);
 		break;
@@ -706,6 +818,28 @@ static void pair_mirror_keep(struct pair *p, bool serving, bool attach, uint64_t
 	pair_mirror_attach(p);
 }
 
+/* Serving: the client list to the partner every PAIR_CLIENTS_MS when it changed.
+ * Just claimed: the remaining tickle rounds, then the list is spent. */
+static void pair_clients_timer(struct pair *p, uint64_t now)
+{
+	pthread_mutex_lock(&p->lock);
+	bool serving = p->state == ROLE_ACTIVE;
+	bool send = serving && now >= p->next_clients_ms;
+	if (send)
+		p->next_clients_ms = now + PAIR_CLIENTS_MS;
+	bool tickle = p->tickle_rounds && now >= p->next_tickle_ms;
+	if (tickle) {
+		p->next_tickle_ms = now + TICKLE_INTERVAL_MS;
+		if (--p->tickle_rounds == 0)
+			p->nclients = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (tickle)
+		pair_tickle(p);
+	if (send)
+		pair_send_clients(p, false);
+}
+
 static void pair_timers(struct pair *p)
 {
 	uint64_t now = now_ms();
@@ -731,6 +865,7 @@ static void pair_timers(struct pair *p)
 	bool attach = p->state == ROLE_ACTIVE && p->peer_seen && now >= p->next_attach_ms;
 	pthread_mutex_unlock(&p->lock);
 	pair_mirror_keep(p, serving, attach, now);
+	pair_clients_timer(p, now);
 }
 
 static void *pair_loop(void *arg)
@@ -832,6 +967,10 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
 	snprintf(p->vip.iface, sizeof(p->vip.iface), "%s", cfg->service_interface);
 	snprintf(p->vip.addr, sizeof(p->vip.addr), "%s", cfg->service_address);
 	p->vip.prefix = cfg->service_prefix;
+	socklen_t vlen;
+	p->clients = calloc(PAIR_MAX_CLIENTS, sizeof(*p->clients));
+	if (pair_resolve(cfg->service_address, 0, &p->vip_sa, &vlen) < 0)
+		memset(&p->vip_sa, 0, sizeof(p->vip_sa));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->link_lock, NULL);
 	pthread_cond_init(&p->job_cv, NULL);
@@ -975,6 +1114,7 @@ void pair_status_kv(struct pair *p, struct admin_kv *kv)
 	admin_kv_str(kv, "held_down", p->peer_holds_me ? "yes" : "no");
 	snprintf(addr, sizeof(addr), "%s/%u on %s", p->vip.addr, p->vip.prefix, p->vip.iface);
 	admin_kv_str(kv, "service_address", addr);
+	admin_kv_u64(kv, "partner_clients", p->nclients);
 	uint64_t stored = p->mirror_stored, peer_pos = p->peer_mirror_pos;
 	bool peer_serves = p->peer_seen && p->peer_state == ROLE_ACTIVE;
 	bool peer_caught_up = p->peer_caught_up;
@@ -1092,6 +1232,7 @@ void pair_stop(struct pair *p)
 	if (p->connect_fd >= 0)
 		close(p->connect_fd);
 	peer_link_free(p->link);
+	free(p->clients);
 	role_timer_free(p->timer);
 	pthread_cond_destroy(&p->job_cv);
 	pthread_mutex_destroy(&p->link_lock);

@@ -33,6 +33,7 @@
 struct pair;
 struct admin;
 struct mirror;
+struct tickle_conn;
 
 struct pair_ops {
 	void *arg;
@@ -55,6 +56,8 @@ struct pair_ops {
 	uint32_t (*mirror_catch_up)(void *arg);
 	/* one record received from the partner, into the request table */
 	int (*mirror_load)(void *arg, const uint8_t *rec, size_t len);
+	/* this node's client connections (server side, client side), at most max */
+	size_t (*client_conns)(void *arg, struct tickle_conn *out, size_t max);
 	/* the stream the request path pushes saved replies to (failover/mirror) */
 	struct mirror *mirror;
 };

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,6 +272,83 @@ static enum peer_status dec_mirror(struct peer__rd *r, struct peer_msg *m)
 	return PEER_OK;
 }
 
+static void enc_clients(struct peer__wr *w, const struct peer_msg *m)
+{
+	wr_be(w, m->u.clients.count, 4);
+	wr_bytes(w, m->u.clients.entries, (size_t)m->u.clients.count * PEER_CLIENT_LEN);
+}
+
+static enum peer_status dec_clients(struct peer__rd *r, struct peer_msg *m)
+{
+	struct peer_clients *c = &m->u.clients;
+
+	c->count = (uint32_t)rd_be(r, 4);
+	if (r->under || c->count > PEER_CLIENTS_MAX ||
+	    r->len - r->off != (size_t)c->count * PEER_CLIENT_LEN)
+		return PEER_EPAYLOAD;
+	c->entries = rd_bytes(r, (size_t)c->count * PEER_CLIENT_LEN);
+	for (uint32_t i = 0; i < c->count; i++)
+		if (c->entries[i * PEER_CLIENT_LEN] != 4 && c->entries[i * PEER_CLIENT_LEN] != 6)
+			return PEER_EPAYLOAD;
+	return PEER_OK;
+}
+
+static void put_sockaddr(uint8_t *p, const struct sockaddr *sa)
+{
+	memset(p, 0, 18);
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+		memcpy(p, &in->sin_addr, 4);
+		memcpy(p + 16, &in->sin_port, 2);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+		memcpy(p, &in6->sin6_addr, 16);
+		memcpy(p + 16, &in6->sin6_port, 2);
+	}
+}
+
+enum peer_status peer_clients_add(uint8_t *buf, size_t cap, uint32_t *count,
+				  const struct sockaddr *server, const struct sockaddr *client)
+{
+	size_t off = (size_t)*count * PEER_CLIENT_LEN;
+
+	if (server->sa_family != client->sa_family ||
+	    (server->sa_family != AF_INET && server->sa_family != AF_INET6))
+		return PEER_EINVAL;
+	if (off + PEER_CLIENT_LEN > cap || *count >= PEER_CLIENTS_MAX)
+		return PEER_ENOSPC;
+	buf[off] = server->sa_family == AF_INET ? 4 : 6;
+	put_sockaddr(buf + off + 1, server);
+	put_sockaddr(buf + off + 19, client);
+	(*count)++;
+	return PEER_OK;
+}
+
+static void get_sockaddr(const uint8_t *p, uint8_t fam, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (fam == 4) {
+		struct sockaddr_in *in = (struct sockaddr_in *)ss;
+		in->sin_family = AF_INET;
+		memcpy(&in->sin_addr, p, 4);
+		memcpy(&in->sin_port, p + 16, 2);
+	} else {
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+		in6->sin6_family = AF_INET6;
+		memcpy(&in6->sin6_addr, p, 16);
+		memcpy(&in6->sin6_port, p + 16, 2);
+	}
+}
+
+void peer_clients_get(const struct peer_clients *c, uint32_t i, struct sockaddr_storage *server,
+		      struct sockaddr_storage *client)
+{
+	const uint8_t *e = c->entries + (size_t)i * PEER_CLIENT_LEN;
+
+	get_sockaddr(e + 1, e[0], server);
+	get_sockaddr(e + 19, e[0], client);
+}
+
 struct peer__type {
 	const char *name;
 	uint32_t min_len; /* payload bounds, checked before the decoder runs */
@@ -294,6 +372,7 @@ static const struct peer__type peer__types[PEER_TYPE_MAX + 1] = {
     [PEER_GIVEBACK] = {"GIVEBACK", 0, 0, enc_empty, dec_empty},
     [PEER_MIRROR] = {"MIRROR", PEER_MIRROR_HDR_LEN, PEER_MAX_PAYLOAD, enc_mirror, dec_mirror},
     [PEER_MIRROR_ACK] = {"MIRROR_ACK", 8, 8, enc_mirror_ack, dec_mirror_ack},
+    [PEER_CLIENTS] = {"CLIENTS", 4, PEER_MAX_PAYLOAD, enc_clients, dec_clients},
 };
 
 static const struct peer__type *type_desc(unsigned type)
@@ -383,6 +462,9 @@ static enum peer_status msg_check(const struct peer_msg *m)
 		    !mirror_records_ok(mi->records, mi->records_len, mi->count))
 			return PEER_EINVAL;
 	}
+	if (m->type == PEER_CLIENTS && (m->u.clients.count > PEER_CLIENTS_MAX ||
+					(m->u.clients.count && !m->u.clients.entries)))
+		return PEER_EINVAL;
 	return PEER_OK;
 }
 

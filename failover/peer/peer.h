@@ -37,6 +37,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define PEER_MAGIC		 "TWPL"
 #define PEER_VERSION		 1
@@ -66,7 +67,8 @@ enum peer_type {
 	PEER_GIVEBACK = 9,
 	PEER_MIRROR = 10,
 	PEER_MIRROR_ACK = 11,
-	PEER_TYPE_MAX = PEER_MIRROR_ACK,
+	PEER_CLIENTS = 12,
+	PEER_TYPE_MAX = PEER_CLIENTS,
 };
 
 enum peer_status {
@@ -154,6 +156,20 @@ struct peer_mirror_ack {
 	uint64_t position;
 };
 
+/*
+ * CLIENTS: the serving node's client connections to the service address, so
+ * that the node taking over can tickle each (DESIGN.md "fast reconnect"). Each
+ * entry is PEER_CLIENT_LEN bytes: family u8 (4 or 6), server address (16, an
+ * IPv4 address in the first 4), server port u16, client address (16), client
+ * port u16. `entries` points into the frame, like MIRROR records.
+ */
+#define PEER_CLIENT_LEN	 37
+#define PEER_CLIENTS_MAX ((PEER_MAX_PAYLOAD - 4) / PEER_CLIENT_LEN)
+struct peer_clients {
+	uint32_t count;
+	const uint8_t *entries;
+};
+
 struct peer_msg {
 	enum peer_type type;
 	union {
@@ -167,6 +183,7 @@ struct peer_msg {
 		struct peer_stay_down stay_down;
 		struct peer_mirror mirror;
 		struct peer_mirror_ack mirror_ack;
+		struct peer_clients clients;
 		/* GIVEBACK carries nothing */
 	} u;
 };
@@ -215,6 +232,15 @@ enum peer_status peer_msg_decode(unsigned type, const uint8_t *p, size_t len, st
  */
 enum peer_status peer_mirror_add(uint8_t *buf, size_t cap, uint32_t *used, uint32_t *count,
 				 const void *rec, uint32_t rec_len);
+
+/* Appends one connection (server side, client side: AF_INET or AF_INET6) to
+ * entries being built for CLIENTS; PEER_ENOSPC past cap, PEER_EINVAL for
+ * another family. */
+enum peer_status peer_clients_add(uint8_t *buf, size_t cap, uint32_t *count,
+				  const struct sockaddr *server, const struct sockaddr *client);
+/* Entry i of a decoded CLIENTS as socket addresses. */
+void peer_clients_get(const struct peer_clients *c, uint32_t i, struct sockaddr_storage *server,
+		      struct sockaddr_storage *client);
 
 /* Walks the records of a decoded MIRROR: *off starts at 0. False at the end. */
 bool peer_mirror_next(const struct peer_mirror *m, uint32_t *off, const uint8_t **rec,

@@ -9,6 +9,7 @@
  * raw end of a socketpair, so the test controls every byte a link receives.
  */
 #include <CUnit/CUnit.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -214,6 +215,24 @@ static void sample_msg(unsigned type, struct peer_msg *m)
 	case PEER_MIRROR_ACK:
 		m->u.mirror_ack.position = 44;
 		break;
+	case PEER_CLIENTS: {
+		static uint8_t entries[2 * PEER_CLIENT_LEN];
+		struct sockaddr_in s4 = {.sin_family = AF_INET, .sin_port = htons(2049)};
+		struct sockaddr_in c4 = {.sin_family = AF_INET, .sin_port = htons(812)};
+		struct sockaddr_in6 s6 = {.sin6_family = AF_INET6, .sin6_port = htons(2049)};
+		struct sockaddr_in6 c6 = {.sin6_family = AF_INET6, .sin6_port = htons(50000)};
+		inet_pton(AF_INET, "192.0.2.100", &s4.sin_addr);
+		inet_pton(AF_INET, "192.0.2.2", &c4.sin_addr);
+		inet_pton(AF_INET6, "2001:db8::100", &s6.sin6_addr);
+		inet_pton(AF_INET6, "2001:db8::2", &c6.sin6_addr);
+		count = 0;
+		peer_clients_add(entries, sizeof(entries), &count, (struct sockaddr *)&s4,
+				 (struct sockaddr *)&c4);
+		peer_clients_add(entries, sizeof(entries), &count, (struct sockaddr *)&s6,
+				 (struct sockaddr *)&c6);
+		m->u.clients = (struct peer_clients){count, entries};
+		break;
+	}
 	default:
 		break;
 	}
@@ -261,6 +280,11 @@ static void assert_msg_equal(const struct peer_msg *a, const struct peer_msg *b)
 	case PEER_MIRROR_ACK:
 		CU_ASSERT(a->u.mirror_ack.position == b->u.mirror_ack.position);
 		break;
+	case PEER_CLIENTS:
+		CU_ASSERT_FATAL(a->u.clients.count == b->u.clients.count);
+		CU_ASSERT(memcmp(a->u.clients.entries, b->u.clients.entries,
+				 a->u.clients.count * PEER_CLIENT_LEN) == 0);
+		break;
 	case PEER_SHUTDOWN_REQUEST:
 		CU_ASSERT(a->u.shutdown.request == b->u.shutdown.request);
 		break;
@@ -290,6 +314,37 @@ static void test_msg_roundtrip_all(void)
 	}
 }
 
+/* CLIENTS entries come back as the addresses they were made from; a bad family
+ * or a length that is not whole entries is refused. */
+static void test_clients_entries(void)
+{
+	struct peer_msg m, out;
+	struct sockaddr_storage srv, cli;
+	uint8_t buf[512];
+	size_t n = 0;
+
+	sample_msg(PEER_CLIENTS, &m);
+	CU_ASSERT_FATAL(peer_msg_encode(&m, buf, sizeof(buf), &n) == PEER_OK);
+	CU_ASSERT_FATAL(peer_msg_decode(PEER_CLIENTS, buf, n, &out) == PEER_OK);
+	peer_clients_get(&out.u.clients, 0, &srv, &cli);
+	CU_ASSERT(srv.ss_family == AF_INET && cli.ss_family == AF_INET);
+	CU_ASSERT(ntohs(((struct sockaddr_in *)&srv)->sin_port) == 2049);
+	CU_ASSERT(ntohs(((struct sockaddr_in *)&cli)->sin_port) == 812);
+	char text[64];
+	inet_ntop(AF_INET, &((struct sockaddr_in *)&cli)->sin_addr, text, sizeof(text));
+	CU_ASSERT_STRING_EQUAL(text, "192.0.2.2");
+	peer_clients_get(&out.u.clients, 1, &srv, &cli);
+	CU_ASSERT(srv.ss_family == AF_INET6);
+	inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&srv)->sin6_addr, text, sizeof(text));
+	CU_ASSERT_STRING_EQUAL(text, "2001:db8::100");
+	buf[4] = 5; /* family of the first entry */
+	CU_ASSERT(peer_msg_decode(PEER_CLIENTS, buf, n, &out) == PEER_EPAYLOAD);
+	buf[4] = 4;
+	CU_ASSERT(peer_msg_decode(PEER_CLIENTS, buf, n - 1, &out) == PEER_EPAYLOAD);
+	buf[3] = 3; /* count says 3, two entries follow */
+	CU_ASSERT(peer_msg_decode(PEER_CLIENTS, buf, n, &out) == PEER_EPAYLOAD);
+}
+
 /* Expected payload sizes pin the layouts of docs/peer-protocol.md. */
 static void test_msg_sizes(void)
 {
@@ -299,7 +354,7 @@ static void test_msg_sizes(void)
 	    [PEER_SHUTDOWN_REQUEST] = 8, [PEER_REFUSE] = 4,
 	    [PEER_RELEASED] = 24,	 [PEER_STAY_DOWN] = 8,
 	    [PEER_GIVEBACK] = 0,	 [PEER_MIRROR] = 12 + 4 + 5 + 4 + 4 + 12,
-	    [PEER_MIRROR_ACK] = 8,
+	    [PEER_MIRROR_ACK] = 8,	 [PEER_CLIENTS] = 4 + 2 * PEER_CLIENT_LEN,
 	};
 
 	for (unsigned t = PEER_HELLO; t <= PEER_TYPE_MAX; t++) {
@@ -1492,6 +1547,7 @@ int twinfs_register_tests(void)
 	static const struct test_def msgs[] = {
 	    {"round trip of every type", test_msg_roundtrip_all},
 	    {"payload sizes", test_msg_sizes},
+	    {"CLIENTS entries", test_clients_entries},
 	    {"heartbeat wire layout", test_msg_heartbeat_wire},
 	    {"decode rejects", test_msg_decode_rejects},
 	    {"encode rejects", test_msg_encode_rejects},
