@@ -70,6 +70,9 @@ struct pair {
 	/* the SHUTDOWN_REQUEST this node sent last (a RELEASED must name it) and
 	 * the one it received last (its RELEASED names that) */
 	uint64_t shutdown_sent, shutdown_rx;
+	/* refusals seen here (own check, partner's REFUSE), for twinctl's wait */
+	uint64_t refusals;
+	char last_refusal[2 * PEER_DETAIL_MAX];
 	uint8_t peer_verf[8];
 	bool have_peer_verf;
 	/* the mirror: what this node stored of the partner's stream (standby), and
@@ -150,6 +153,30 @@ static struct role_transition pair_apply(struct pair *p, enum role_event ev, uin
 	struct role_transition t = pair_apply_locked(p, ev, epoch);
 	pthread_mutex_unlock(&p->lock);
 	return t;
+}
+
+/* What an operator reads when a command is refused at once. */
+static const char *pair_refuse_text(enum role_refuse r)
+{
+	switch (r) {
+	case ROLE_REFUSE_CANNOT_BACK_UP:
+		return "the standby cannot back this node up";
+	case ROLE_REFUSE_CHECK_TIMEOUT:
+		return "the can-backup check did not finish in time";
+	case ROLE_REFUSE_NOT_SERVING:
+		return "this node does not serve the exports (handover is run on the serving "
+		       "node)";
+	case ROLE_REFUSE_SERVING:
+		return "this node already serves the exports";
+	case ROLE_REFUSE_HELD_DOWN:
+		return "this node is held down by its partner until a giveback";
+	case ROLE_REFUSE_BUSY:
+		return "a takeover or a release is already under way";
+	case ROLE_REFUSE_STARTING:
+		return "this node has not heard from its partner yet";
+	default:
+		return role_refuse_name(r);
+	}
 }
 
 /* ---- messages -------------------------------------------------------------------- */
@@ -364,7 +391,7 @@ static void pair_send_refuse(struct pair *p, enum role_refuse why)
 	/* Longer than a detail may be: pair_send_notice() cuts it to PEER_DETAIL_MAX. */
 	char detail[2 * PEER_DETAIL_MAX];
 	pthread_mutex_lock(&p->lock);
-	snprintf(detail, sizeof(detail), "%s%s%s", role_refuse_name(why),
+	snprintf(detail, sizeof(detail), "%s%s%s", pair_refuse_text(why),
 		 p->refuse_detail[0] ? ": " : "", p->refuse_detail);
 	pthread_mutex_unlock(&p->lock);
 	pair_send_notice(p, PEER_REFUSE, (uint16_t)why, detail);
@@ -456,6 +483,14 @@ static void pair_tickle(struct pair *p)
 	free(c);
 }
 
+/* A refusal for twinctl to report: it waits for the outcome of a command by
+ * watching `refusals` (pair status) besides the roles. */
+static void pair_refused_locked(struct pair *p, const char *who, const char *why)
+{
+	p->refusals++;
+	snprintf(p->last_refusal, sizeof(p->last_refusal), "%s: %s", who, why);
+}
+
 /* Performs one action; a negative return fails the release or claim in progress. */
 static int pair_do(struct pair *p, enum role_action a, const struct pair_job *job)
 {
@@ -493,10 +528,17 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 	}
 	case ROLE_A_RUN_RELEASE_HOOK:
 		return pair_hook(p->cfg.release_hook, "release");
-	case ROLE_A_RUN_CHECK:
-		pair_apply(p, pair_check(p) == 0 ? ROLE_EV_CHECK_PASSED : ROLE_EV_CHECK_FAILED,
-			   job->epoch);
+	case ROLE_A_RUN_CHECK: {
+		int rc = pair_check(p);
+		if (rc < 0) {
+			pthread_mutex_lock(&p->lock);
+			pair_refused_locked(p, "this node cannot back the partner up",
+					    p->refuse_detail);
+			pthread_mutex_unlock(&p->lock);
+		}
+		pair_apply(p, rc == 0 ? ROLE_EV_CHECK_PASSED : ROLE_EV_CHECK_FAILED, job->epoch);
 		return 0;
+	}
 	case ROLE_A_RUN_ACQUIRE_HOOK:
 		return pair_hook(p->cfg.acquire_hook, "acquire");
 	case ROLE_A_LOAD_MIRROR:
@@ -708,6 +750,9 @@ static void pair_rx(struct pair *p, const struct peer_msg *m)
 		break;
 	case PEER_REFUSE:
 		log_warn("pair: partner refused: %s", m->u.refuse.detail);
+		pthread_mutex_lock(&p->lock);
+		pair_refused_locked(p, "the partner refused", m->u.refuse.detail);
+		pthread_mutex_unlock(&p->lock);
 		break;
 	case PEER_SHUTDOWN_REQUEST:
 		pthread_mutex_lock(&p->lock);
@@ -999,7 +1044,7 @@ static int pair_command(struct pair *p, enum role_event ev, char *msg)
 {
 	struct role_transition t = pair_apply(p, ev, 0);
 	if (t.refuse != ROLE_REFUSE_NONE) {
-		snprintf(msg, ADMIN_MAX_LINE, "refused: %s", role_refuse_name(t.refuse));
+		snprintf(msg, ADMIN_MAX_LINE, "refused: %s", pair_refuse_text(t.refuse));
 		return -EPERM;
 	}
 	return 0;
@@ -1115,6 +1160,8 @@ void pair_status_kv(struct pair *p, struct admin_kv *kv)
 	snprintf(addr, sizeof(addr), "%s/%u on %s", p->vip.addr, p->vip.prefix, p->vip.iface);
 	admin_kv_str(kv, "service_address", addr);
 	admin_kv_u64(kv, "partner_clients", p->nclients);
+	admin_kv_u64(kv, "refusals", p->refusals);
+	admin_kv_str(kv, "last_refusal", p->last_refusal[0] ? p->last_refusal : "none");
 	uint64_t stored = p->mirror_stored, peer_pos = p->peer_mirror_pos;
 	bool peer_serves = p->peer_seen && p->peer_state == ROLE_ACTIVE;
 	bool peer_caught_up = p->peer_caught_up;
