@@ -83,6 +83,7 @@ pair {
 	preferred = $5
 	heartbeat_ms = 100
 	dead_ms = 1000
+	mirror = ${PAIR_MIRROR:-sync}
 	fence_command = $dir/fence-$6.sh
 }
 CONF

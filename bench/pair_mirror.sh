@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# pair_mirror.sh [ROUNDS] — what the mirror stream costs: a pair in network
+# namespaces (tests/integration/pairlib.sh), 8 libnfs clients through the service
+# address, create+remove (non-idempotent: every reply is mirrored) and getattr,
+# with `mirror = sync` and `mirror = async`, alternating each round. Prints the
+# nfsload lines and the medians. Needs root (namespaces); removes what it made.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+rounds=${1:-3}
+secs=${SECS:-5}
+shared=${TWINFS_SHARED:-$root/../shared}
+[ -x "$root/build/server/twinfsd" ] || { echo "build first: scripts/build.sh" >&2; exit 1; }
+work=$(mktemp -d /tmp/twinfs-mirrorbench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+cp -r "$shared/tools/nfsload" "$work/nfsload"
+make -s -C "$work/nfsload" >/dev/null
+
+one() { # one MODE: a fresh pair, one nfsload run, in a subshell (pairlib's trap cleans up)
+	PAIR_MIRROR=$1 bash -c '
+		set -euo pipefail
+		source "$0/tests/integration/lib.sh"
+		PAIR_NAME=mirrorbench
+		source "$0/tests/integration/pairlib.sh" "$0/build/server/twinfsd"
+		wait_roles ACTIVE STANDBY >/dev/null
+		sleep 1 # the stream attaches and catches up
+		ip netns exec "$nsc" "$1" -u "nfs://$VIP/share?version=3&nfsport=2049&mountport=20048" \
+			-c 8 -t "$2" -w create,getattr' "$root" "$work/nfsload/nfsload" "$secs" |
+		sed "s/^nfsload /mirror=$1 /"
+}
+
+for _ in $(seq "$rounds"); do
+	one sync
+	one async
+done | tee "$work/all"
+echo "# medians (ops/s):"
+for mode in sync async; do
+	for w in create getattr; do
+		grep "^mirror=$mode workload=$w " "$work/all" | sed 's/.* ops_s=\([0-9.]*\).*/\1/' |
+			sort -n | awk -v m="$mode" -v w="$w" '{a[NR]=$1} END {printf "#   %-5s %-8s %8.0f\n", m, w, a[int((NR+1)/2)]}'
+	done
+done
