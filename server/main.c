@@ -25,6 +25,7 @@
 
 #include "failover/mirror/mirror.h"
 #include "failover/pair/pair.h"
+#include "failover/probe/probe.h"
 #include "failover/tickle/tickle.h"
 #include "failover/peer/peer.h"
 #include "server/admin/admin.h"
@@ -336,7 +337,52 @@ static int ops_storage_check(void *arg, char *why, size_t len)
 			return rc;
 		}
 	}
-	return 0;
+	/* The health probe's round: the roots stat'ed and the probe file written,
+	 * fsync'd and read back, each bounded by probe_timeout_ms. */
+	return srv->probe ? probe_run_once(srv->probe, why, len) : 0;
+}
+
+static uint64_t probe_oldest(void *arg)
+{
+	struct server *srv = arg;
+	return srv->drc ? drc_oldest_executing_ms(srv->drc) : 0;
+}
+
+static void probe_fault(void *arg, enum role_fault f, const char *why)
+{
+	struct server *srv = arg;
+	pair_report_fault(srv->pair, f, why);
+}
+
+/* The periodic health probe (failover/probe) of a pair node: on the serving
+ * node a failing round reports FAULT and asks the partner to take over. */
+static int server_probe(struct server *srv)
+{
+	const struct config_pair *c = &srv->cfg.pair;
+	const char *roots[CONFIG_MAX_EXPORTS];
+	unsigned n = 0;
+	for (unsigned i = 0; i < export_count(srv->exports); i++) {
+		const struct config_export *e = export_config(export_at(srv->exports, i));
+		if (!strcmp(e->fsal, "vfs"))
+			roots[n++] = e->path;
+	}
+	struct probe_params pp = {.roots = roots,
+				  .nroots = n,
+				  .dir = c->probe_dir,
+				  .node_id = c->node_id,
+				  .interval_ms = c->probe_interval_ms,
+				  .timeout_ms = c->probe_timeout_ms,
+				  .stuck_ms = c->stuck_request_ms,
+				  .oldest_executing_ms = probe_oldest,
+				  .arg = srv,
+				  .on_fault = probe_fault,
+				  .fault_arg = srv};
+	int rc = probe_create(&pp, &srv->probe);
+	if (rc == 0)
+		rc = probe_start(srv->probe);
+	if (rc < 0)
+		log_error("health probe: %s", strerror(-rc));
+	return rc;
 }
 
 struct catch_up {
@@ -440,7 +486,9 @@ static int server_pair(struct server *srv)
 	    .mirror = srv->mirror,
 	};
 	int rc = pair_create(&srv->cfg.pair, exports_fingerprint(&srv->cfg), &ops, &srv->pair);
-	return rc < 0 ? rc : pair_start(srv->pair, srv->admin);
+	if (rc == 0)
+		rc = pair_start(srv->pair, srv->admin);
+	return rc < 0 ? rc : server_probe(srv);
 }
 
 static int cmd_status(void *arg, int argc, char **argv, FILE *out, char *msg)
@@ -459,6 +507,11 @@ static int cmd_status(void *arg, int argc, char **argv, FILE *out, char *msg)
 		admin_kv_str(&kv, "role", "single");
 	admin_kv_str(&kv, "serving", atomic_load(&srv->serving) ? "yes" : "no");
 	admin_kv_u64(&kv, "requests_in_flight", ds.executing);
+	if (srv->probe) {
+		char why[256] = "ok";
+		probe_last_ok(srv->probe, why, sizeof(why));
+		admin_kv_str(&kv, "storage", why[0] ? why : "ok");
+	}
 	admin_kv_str(&kv, "version", TWINFS_VERSION);
 	admin_kv_u64(&kv, "nfs_port", rpc_server_port(srv->rpc, 0));
 	admin_kv_u64(&kv, "mount_port", rpc_server_port(srv->rpc, 1));
@@ -552,7 +605,9 @@ static void server_announce(struct server *srv)
 static void server_stop(struct server *srv)
 {
 	admin_stop(srv->admin);
+	probe_stop(srv->probe);
 	pair_stop(srv->pair);
+	probe_destroy(srv->probe);
 	if (srv->rpc)
 		rpc_server_stop(srv->rpc);
 	mirror_destroy(srv->mirror);

@@ -20,6 +20,7 @@ struct drc;
 struct admin;
 struct pair;
 struct mirror;
+struct probe;
 struct drc_record;
 
 struct server {
@@ -41,6 +42,7 @@ struct server {
 	 * what the request path calls with each saved reply before it goes out:
 	 * it mirrors it, and in sync mode waits until the standby holds it. */
 	struct mirror *mirror;
+	struct probe *probe; /* a pair node's health probe (failover/probe) */
 	void (*saved_reply)(struct server *srv, const struct drc_record *r);
 	const struct prog_desc *const *progs;
 	unsigned nprogs;

@@ -62,6 +62,7 @@ struct pair {
 	uint64_t epoch; /* bumped at every change of state */
 	struct role_timer *timer;
 	enum role_fault fault;
+	char fault_detail[PEER_DETAIL_MAX + 1]; /* "storage: <the probe's sentence>" */
 	char refuse_detail[PEER_DETAIL_MAX + 1];
 	uint64_t last_rx_ms;
 	bool silent_reported;
@@ -564,8 +565,14 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 	case ROLE_A_START_STAY_DOWN:
 		atomic_store(&p->stay_down_on, true);
 		return 0;
-	case ROLE_A_SEND_FAULT:
-		pair_send_notice(p, PEER_FAULT, (uint16_t)p->fault, role_fault_name(p->fault));
+	case ROLE_A_SEND_FAULT: {
+		char detail[PEER_DETAIL_MAX + 1];
+		pthread_mutex_lock(&p->lock);
+		enum role_fault f = p->fault;
+		snprintf(detail, sizeof(detail), "%s", p->fault_detail);
+		pthread_mutex_unlock(&p->lock);
+		pair_send_notice(p, PEER_FAULT, (uint16_t)f, detail);
+	}
 		return 0;
 	case ROLE_A_SEND_TAKEOVER_REQUEST:
 		pair_send_notice(p, PEER_TAKEOVER_REQUEST, 0, "take over");
@@ -1008,6 +1015,8 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
 	role_timeouts_default(&lim);
 	lim.ms[ROLE_TIMER_DRAIN] = cfg->drain_timeout_ms;
 	lim.ms[ROLE_TIMER_PEER_RELEASE] = cfg->release_timeout_ms;
+	/* a check runs the health probe and may wait for the mirror to catch up */
+	lim.ms[ROLE_TIMER_CHECK] = cfg->probe_timeout_ms + PAIR_CATCH_UP_WAIT_MS + 2000;
 	p->timer = role_timer_new(NULL, NULL, &lim);
 	snprintf(p->vip.iface, sizeof(p->vip.iface), "%s", cfg->service_interface);
 	snprintf(p->vip.addr, sizeof(p->vip.addr), "%s", cfg->service_address);
@@ -1099,6 +1108,8 @@ static int cmd_fault(void *arg, int argc, char **argv, FILE *out, char *msg)
 	p->fault = argc > 1 && !strcmp(argv[1], "storage") ? ROLE_FAULT_STORAGE
 		   : argc > 1 && !strcmp(argv[1], "stuck") ? ROLE_FAULT_STUCK
 							   : ROLE_FAULT_INJECTED;
+	snprintf(p->fault_detail, sizeof(p->fault_detail), "%s: reported by the operator",
+		 role_fault_name(p->fault));
 	pthread_mutex_unlock(&p->lock);
 	return pair_command(p, ROLE_EV_LOCAL_FAULT, msg);
 }
@@ -1109,6 +1120,8 @@ void pair_report_fault(struct pair *p, enum role_fault f, const char *why)
 	bool serving = p->state == ROLE_ACTIVE;
 	if (serving) {
 		p->fault = f;
+		snprintf(p->fault_detail, sizeof(p->fault_detail), "%s: %s", role_fault_name(f),
+			 why);
 		log_error("pair: %s fault: %s; asking the partner to take over", role_fault_name(f),
 			  why);
 		pair_apply_locked(p, ROLE_EV_LOCAL_FAULT, 0);

@@ -433,6 +433,28 @@ size_t drc_snapshot(struct drc *d, drc_record_fn cb, void *arg)
 	return n;
 }
 
+uint64_t drc_oldest_executing_ms(struct drc *d)
+{
+	struct cds_lfht_iter it;
+	struct drc_entry *e;
+	uint64_t oldest = UINT64_MAX;
+
+	if (atomic_load(&d->executing) == 0)
+		return 0; /* the common case: nothing to walk */
+	uint64_t now = drc_now(d);
+	urcu_bp_read_lock();
+	cds_lfht_for_each_entry(d->ht, &it, e, node)
+	{
+		drc__observe(e);
+		if (atomic_load_explicit(&e->state, memory_order_acquire) != DRC_REPLIED &&
+		    e->received_ms < oldest)
+			oldest = e->received_ms;
+	}
+	drc__read_unlock();
+	/* received_ms may be a moment after `now` (another thread's new entry). */
+	return oldest == UINT64_MAX || oldest >= now ? 0 : now - oldest;
+}
+
 /* ---- the mirror record ---------------------------------------------------- */
 
 static void put32(uint8_t *p, uint32_t v)

@@ -130,6 +130,11 @@ struct drc_record {
 typedef bool (*drc_record_fn)(void *arg, const struct drc_record *r);
 size_t drc_snapshot(struct drc *d, drc_record_fn cb, void *arg);
 
+/* How long the oldest call still RECEIVED or EXECUTING has been running, in ms of
+ * the table's clock; 0 when none. For the stuck-request fault detector
+ * (failover/probe): lock-free, one pass over the table when anything runs. */
+uint64_t drc_oldest_executing_ms(struct drc *d);
+
 /*
  * The mirror record: a versioned, bounded, checksummed serialisation.
  *   magic "TDR1" | version u8 | state u8 | family u8 | pad u8 | addr[16] | xid,prog,

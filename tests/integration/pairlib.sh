@@ -51,7 +51,9 @@ ip -n "$nsb" addr add 192.0.2.12/24 dev eth0
 ip -n "$nsc" addr add 192.0.2.2/24 dev eth0
 
 # Shared storage: one directory both nodes export; the same handle secret.
-mkdir -p "$dir/share" "$dir/a" "$dir/b"
+# probe-a and probe-b: each node's view of the storage its health probe writes
+# to (one directory on real shared storage; two here, to fail one node's).
+mkdir -p "$dir/share" "$dir/a" "$dir/b" "$dir/probe-a" "$dir/probe-b"
 head -c 16 /dev/urandom >"$dir/a/handle.key"
 cp "$dir/a/handle.key" "$dir/b/handle.key"
 head -c 64 /dev/urandom >"$dir/peer.key"
@@ -84,6 +86,9 @@ pair {
 	heartbeat_ms = 100
 	dead_ms = 1000
 	mirror = ${PAIR_MIRROR:-sync}
+	probe_dir = $dir/probe-$2
+	probe_interval_ms = 200
+	probe_timeout_ms = 1000
 	fence_command = $dir/fence-$6.sh
 }
 CONF

@@ -1,7 +1,10 @@
 /*
  * pairload — a continuous, checking NFSv3 workload for failover tests (libnfs).
  *
- *   pairload -u URL [-c CLIENTS] [-t SECONDS] [-s STOPFILE]
+ *   pairload -u URL [-c CLIENTS] [-t SECONDS] [-s STOPFILE] [-i FIRST_ID]
+ *
+ * -i numbers the clients from FIRST_ID, so that runs one after the other on one
+ * export use names of their own.
  *
  * Each client (its own libnfs context and TCP connection, automatic reconnect on)
  * loops: create a file with content derived from (client, n), write it, fsync,
@@ -38,6 +41,7 @@ struct opts {
 	const char *stopfile;
 	int clients;
 	int secs;
+	int first_id;
 };
 
 struct client {
@@ -219,7 +223,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {.clients = 4, .secs = 10};
 	int opt;
-	while ((opt = getopt(argc, argv, "u:c:t:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:c:t:s:i:")) != -1) {
 		if (opt == 'u')
 			o.url = optarg;
 		else if (opt == 'c')
@@ -228,6 +232,8 @@ int main(int argc, char **argv)
 			o.secs = atoi(optarg);
 		else if (opt == 's')
 			o.stopfile = optarg;
+		else if (opt == 'i')
+			o.first_id = atoi(optarg);
 		else
 			return 2;
 	}
@@ -240,7 +246,7 @@ int main(int argc, char **argv)
 	uint32_t *lat = calloc(MAX_SAMPLES, sizeof(*lat));
 	for (int i = 0; i < o.clients; i++) {
 		cl[i] = (struct client){
-		    .o = &o, .id = i, .lat_ms = lat + i * (MAX_SAMPLES / MAX_CLIENTS)};
+		    .o = &o, .id = o.first_id + i, .lat_ms = lat + i * (MAX_SAMPLES / MAX_CLIENTS)};
 		pthread_create(&th[i], NULL, client_main, &cl[i]);
 	}
 	uint64_t ops = 0, errors = 0, lost = 0, max_us = 0;

@@ -40,6 +40,24 @@ pair_json() {
 check "B's status --json: standby, partner active, not serving" pair_json
 check "service address on A only" only_on "$nsa" "$nsb"
 check "client writes and reads through the service address" roundtrip one
+# B's storage fails its health probe (a file where its probe directory should
+# be): B refuses to take over, and says why; A keeps serving (claims 10, 19).
+break_probe() { rm -rf "$dir/probe-$1" && touch "$dir/probe-$1"; }
+mend_probe() { rm -f "$dir/probe-$1" && mkdir "$dir/probe-$1"; }
+says() { # says NODE PATTERN CMD...: the command fails and prints PATTERN
+	local out rc=0
+	out=$("$twinctl" -s "$dir/$1/admin.sock" "${@:3}" 2>&1) || rc=$?
+	[ "$rc" != 0 ] && [[ "$out" == *$2* ]] && return 0
+	echo "# twinctl ${*:3} on $1: exit $rc: $out" >&2
+	return 1
+}
+break_probe b
+check "takeover on B with failing storage is refused, with the reason" \
+	says b "refused: this node cannot back the partner up: open of $dir/probe-b/probe-node2: Not a directory" takeover
+check "handover on A is refused by B, with B's reason" says a "refused: the partner refused: " handover
+check "A still serves, B stands by" wait_roles ACTIVE STANDBY
+check "the client still writes and reads through A" roundtrip refused
+mend_probe b
 # Under load: a checking libnfs workload runs through a handover and a giveback.
 pairload=${TWINFS_PAIRLOAD:-$(dirname "$twinfsd")/../tests/integration/pairload}
 load_pid=
@@ -116,9 +134,25 @@ check "client reads through B after A's restart" readback three
 # over, which drains and releases it the careful way (claims 8, 9, 14, 20).
 check "giveback to the restarted A" ctl b giveback
 check "A serves after the giveback" wait_roles ACTIVE STANDBY
-check "a storage fault injected on A is accepted" ctl a fault storage
-check "B takes over after A's fault" wait_roles HELD_DOWN ACTIVE
-check "B logged A's fault type" grep -qi "partner reports a fault: storage" "$dir/b.log"
+# A's storage fails its health probe under load: A reports FAULT(storage) with
+# the probe's sentence and B takes over; the client sees no error.
+if [ -x "$pairload" ]; then
+	rm -f "$dir/stop"
+	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" -i 100 >"$dir/load3.out" 2>"$dir/load3.err" &
+	load_pid=$!
+	sleep 1
+fi
+break_probe a
+check "B takes over after A's storage probe fails" wait_roles HELD_DOWN ACTIVE
+if [ -n "$load_pid" ]; then
+	sleep 1
+	touch "$dir/stop"
+	check "the load saw no error and lost nothing across the fault takeover" load_ok
+	echo "# $(cat "$dir/load3.out") (storage fault on A, B takes over)"
+	[ -s "$dir/load3.err" ] && sed 's/^/# /' "$dir/load3.err" | head -20
+fi
+check "B logged A's fault and its reason" grep -qi "partner reports a fault: storage: open of .*probe-node1" "$dir/b.log"
+mend_probe a
 check "client writes and reads through B after the fault" roundtrip four
 # Unplanned: the serving node is killed with -9. After the dead time its partner
 # fences it (fence_command) and takes over without negotiation (claim 3), with a

@@ -667,6 +667,34 @@ static void test_snapshot(void)
 	drc_destroy(d);
 }
 
+/* The stuck-request detector's view: the age of the oldest call still running,
+ * by the table's clock; REPLIED entries and finished calls do not count. */
+static void test_oldest_executing(void)
+{
+	struct fake_clock clk;
+	struct drc *d = new_table((struct drc_params){0}, &clk);
+	struct drc_key a = key4(IP_A, 700, 1), b = key4(IP_B, 700, 2), r = key4(IP_A, 700, 3);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_EQUAL(drc_oldest_executing_ms(d), 0);
+	SAVE(d, &r, 10, 3); /* REPLIED at T0: never "executing" */
+	clock_set(&clk, T0 + 100);
+	CU_ASSERT_EQUAL(drc_oldest_executing_ms(d), 0);
+	struct drc_entry *ea = BEGIN_NEW(d, &a);
+	clock_set(&clk, T0 + 250);
+	struct drc_entry *eb = BEGIN_NEW(d, &b);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ea);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(eb);
+	clock_set(&clk, T0 + 31100);
+	CU_ASSERT_EQUAL(drc_oldest_executing_ms(d), 31000);
+	drc_finish(d, ea, "ok", 2); /* the oldest is answered: the next one counts */
+	CU_ASSERT_EQUAL(drc_oldest_executing_ms(d), 30850);
+	drc_abort(d, eb);
+	CU_ASSERT_EQUAL(drc_oldest_executing_ms(d), 0);
+	CU_ASSERT_EQUAL(stats(d).entries, 2);
+	drc_destroy(d);
+}
+
 /* ---- the mirror record ------------------------------------------------------ */
 
 static uint32_t be32(const uint8_t *p)
@@ -1274,6 +1302,7 @@ int twinfs_register_tests(void)
 	    {"not admitting: new refused, replays still answered", test_admitting},
 	    {"wait_idle: 0, -ETIMEDOUT with left, real time", test_wait_idle},
 	    {"snapshot sees every entry as it is", test_snapshot},
+	    {"oldest executing call's age (fake clock)", test_oldest_executing},
 	    {"record encode/decode round trip", test_record_roundtrip},
 	    {"every truncated record is refused", test_record_truncated},
 	    {"every single-byte corruption is refused", test_record_corrupt},
