@@ -270,10 +270,19 @@ int rpc_server_start(const struct rpc_params *p, struct rpc_server **out)
 void rpc_server_close_clients(struct rpc_server *s)
 {
 	pthread_mutex_lock(&s->conn_lock);
-	/* shutdown() only: libntirpc sees the connection end on its next event and
-	 * destroys the transport itself (and rpc_conn_gone drops it from the list). */
-	for (size_t i = 0; i < s->nconns; i++)
-		shutdown(s->conns[i]->xp_fd, SHUT_RDWR);
+	/* Abortive, and shutdown() only: libntirpc sees the end of input on its next
+	 * event and closes the transport itself (rpc_conn_gone drops it from the
+	 * list); with a zero linger that close() discards the socket at once. A
+	 * graceful close would leave an orphan in FIN-WAIT-1 (the service address,
+	 * removed just before, gives its FIN no route), and a Linux client that
+	 * reconnects from the same port after a giveback would meet that orphan's
+	 * old sequence numbers and stall for minutes instead of getting a reset. */
+	for (size_t i = 0; i < s->nconns; i++) {
+		int fd = s->conns[i]->xp_fd;
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		shutdown(fd, SHUT_RD);
+	}
 	log_info("closed %zu client connection%s", s->nconns, s->nconns == 1 ? "" : "s");
 	pthread_mutex_unlock(&s->conn_lock);
 }
