@@ -207,7 +207,8 @@ static const struct prog_desc *const programs[] = {&nfs3_program, &mount3_progra
 static void server_dispatch(void *arg, struct rpc_req *req)
 {
 	struct server *srv = arg;
-	dispatch_request(srv, srv->drc, srv->progs, srv->nprogs, atomic_load(&srv->serving), req);
+	bool serving = atomic_load(&srv->serving) && dispatch_may_answer(srv);
+	dispatch_request(srv, srv->drc, srv->progs, srv->nprogs, serving, req);
 }
 
 static int server_start(struct server *srv)
@@ -250,6 +251,12 @@ static int server_start(struct server *srv)
 }
 
 /* ---- what the pair asks of this server (failover/pair/pair.h) ---- */
+
+static void ops_set_answer_until(void *arg, uint64_t until)
+{
+	struct server *srv = arg;
+	atomic_store(&srv->answer_until, until);
+}
 
 static void ops_set_serving(void *arg, bool on)
 {
@@ -473,6 +480,7 @@ static int server_pair(struct server *srv)
 	struct pair_ops ops = {
 	    .arg = srv,
 	    .set_serving = ops_set_serving,
+	    .set_answer_until = ops_set_answer_until,
 	    .drain = ops_drain,
 	    .flush = ops_flush,
 	    .close_clients = ops_close_clients,

@@ -36,6 +36,10 @@ struct server {
 	uint8_t write_verf[8];
 	/* false while a pair node stands by or after it released the service */
 	_Atomic bool serving;
+	/* With a storage lease: the lease's end (CLOCK_BOOTTIME ms, 0: no limit).
+	 * Past it this node answers nothing, not even a reply already computed: a
+	 * node that was frozen may find its partner serving (failover/fence). */
+	_Atomic uint64_t answer_until;
 	/* twinctl inject drop-replies N: saved replies still to lose (tests) */
 	atomic_int drop_replies;
 	/* A pair node's stream of saved replies to its standby (NULL alone), and

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "failover/fence/lease.h"
 #include "failover/mirror/mirror.h"
 #include "failover/peer/link.h"
 #include "failover/peer/peer.h"
@@ -66,6 +67,18 @@ struct pair {
 	char refuse_detail[PEER_DETAIL_MAX + 1];
 	uint64_t last_rx_ms;
 	bool silent_reported;
+	uint64_t next_silent_ms;
+	/* the storage lease (NULL without lease_path): its own thread renews it
+	 * (holder) or watches it (otherwise); storage I/O may hang, the loop not */
+	struct lease *lease;
+	bool lease_held;
+	struct lease_view lease_view;
+	bool have_lease_view;
+	pthread_t lease_thread;
+	/* one lease call at a time (the lease object is single-threaded); held
+	 * across storage I/O, so never taken by the loop thread */
+	pthread_mutex_t lease_lock;
+	uint64_t lease_epoch_held;
 	bool peer_seen, peer_holds_me, peer_fp_ok;
 	enum role_state peer_state;
 	/* the SHUTDOWN_REQUEST this node sent last (a RELEASED must name it) and
@@ -484,6 +497,144 @@ static void pair_tickle(struct pair *p)
 	free(c);
 }
 
+/* ---- the storage lease (failover/fence) ---- */
+
+static void pair_lease_lost(struct pair *p);
+
+static uint64_t boottime_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Claiming: take the lease, cleanly released (acquire) or seen expired
+ * (seize). Failing fails the claim: somebody else holds it. */
+static int pair_lease_take(struct pair *p, bool seize)
+{
+	if (!p->lease)
+		return 0;
+	pthread_mutex_lock(&p->lease_lock);
+	int rc = seize ? lease_seize(p->lease) : lease_acquire(p->lease);
+	/* A clean start over a lease left held (by this node before a crash, or
+	 * unreadable): it is taken once seen expired, as after an unplanned stop. */
+	struct lease_view v;
+	if (rc == -EBUSY && !seize && lease_observe(p->lease, &v) == 0 && v.expired) {
+		rc = lease_seize(p->lease);
+		if (rc == 0)
+			log_warn("pair: the storage lease was left held (node %u, epoch %" PRIu64
+				 "): seized it after it expired",
+				 v.holder, v.epoch);
+	}
+	uint64_t epoch = lease_epoch(p->lease);
+	pthread_mutex_unlock(&p->lease_lock);
+	if (rc < 0) {
+		log_error("pair: cannot %s the storage lease %s: %s", seize ? "seize" : "acquire",
+			  p->cfg.lease_path, strerror(-rc));
+		return rc;
+	}
+	p->ops.set_answer_until(p->ops.arg, lease_valid_until(p->lease));
+	pthread_mutex_lock(&p->lock);
+	p->lease_held = true;
+	p->lease_epoch_held = epoch;
+	pthread_mutex_unlock(&p->lock);
+	log_info("pair: storage lease %s, epoch %" PRIu64, seize ? "seized" : "acquired", epoch);
+	return 0;
+}
+
+/* Release (clean: the partner may acquire at once) or abandon (let it expire).
+ * Abandoning is also done when the loop already gave the lease up (lost). */
+static void pair_lease_drop(struct pair *p, bool release)
+{
+	if (!p->lease)
+		return;
+	pthread_mutex_lock(&p->lock);
+	bool held = p->lease_held;
+	p->lease_held = false;
+	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_lock(&p->lease_lock);
+	int rc = release && held ? lease_release(p->lease) : 0;
+	if (!release || !held)
+		lease_abandon(p->lease);
+	pthread_mutex_unlock(&p->lease_lock);
+	if (rc < 0)
+		log_error("pair: releasing the storage lease: %s (the partner waits for it to "
+			  "expire)",
+			  strerror(-rc));
+}
+
+/* One pass of the lease thread: the holder renews; a node that lost its lease
+ * (the partner's epoch on record) stops at once. Others watch the record, and
+ * while fencing report its expiry. */
+static void pair_lease_step(struct pair *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool held = p->lease_held;
+	uint64_t epoch = p->epoch;
+	bool fencing = p->state == ROLE_FENCING;
+	pthread_mutex_unlock(&p->lock);
+	if (held) {
+		uint64_t until = 0;
+		pthread_mutex_lock(&p->lease_lock);
+		int rc = lease_renew(p->lease, &until);
+		pthread_mutex_unlock(&p->lease_lock);
+		if (rc == 0) {
+			p->ops.set_answer_until(p->ops.arg, until);
+		} else if (rc == -ESTALE) {
+			log_error("pair: the partner holds the storage lease now: stopping");
+			pair_lease_lost(p);
+		} else {
+			log_warn("pair: storage lease not renewed: %s", strerror(-rc));
+		}
+		return;
+	}
+	struct lease_view v;
+	pthread_mutex_lock(&p->lease_lock);
+	int rc = lease_observe(p->lease, &v);
+	pthread_mutex_unlock(&p->lease_lock);
+	if (rc < 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->lease_view = v;
+	p->have_lease_view = true;
+	pthread_mutex_unlock(&p->lock);
+	if (fencing && v.expired)
+		pair_apply(p, v.free ? ROLE_EV_LEASE_FREE : ROLE_EV_PEER_FENCED, epoch);
+}
+
+/* Stops serving before the lease runs out (issue: a node that cannot renew
+ * stops first), or at once when the partner took it. */
+static void pair_lease_lost(struct pair *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool held = p->lease_held;
+	p->lease_held = false;
+	pthread_mutex_unlock(&p->lock);
+	if (!held)
+		return;
+	/* Not lease_abandon() here: the loop thread must not wait for the lease
+	 * thread, which may be stuck in storage I/O; nothing is renewed any more
+	 * since lease_held is false. */
+	p->ops.set_serving(p->ops.arg, false);
+	pair_apply(p, ROLE_EV_LEASE_LOST, 0);
+}
+
+static void *pair_lease_loop(void *arg)
+{
+	struct pair *p = arg;
+	uint32_t period = p->cfg.lease_ms / 4 > 20 ? p->cfg.lease_ms / 4 : 20;
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		bool stop = p->stopping;
+		pthread_mutex_unlock(&p->lock);
+		if (stop)
+			break;
+		pair_lease_step(p);
+		usleep(period * 1000);
+	}
+	return NULL;
+}
+
 /* A refusal for twinctl to report: it waits for the outcome of a command by
  * watching `refusals` (pair status) besides the roles. */
 static void pair_refused_locked(struct pair *p, const char *who, const char *why)
@@ -499,7 +650,17 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 	case ROLE_A_START_FENCE:
 		if (p->cfg.fence_command[0] && pair_hook(p->cfg.fence_command, "fence") < 0)
 			return 0; /* not fenced: FENCING times out back to STANDBY */
-		pair_apply(p, ROLE_EV_PEER_FENCED, job->epoch);
+		/* With a lease, the lease thread says PEER_FENCED once it has seen the
+		 * partner's lease expire (or LEASE_FREE: released). */
+		if (!p->lease)
+			pair_apply(p, ROLE_EV_PEER_FENCED, job->epoch);
+		return 0;
+	case ROLE_A_LEASE_ACQUIRE:
+	case ROLE_A_LEASE_SEIZE:
+		return pair_lease_take(p, a == ROLE_A_LEASE_SEIZE);
+	case ROLE_A_LEASE_RELEASE:
+	case ROLE_A_LEASE_ABANDON:
+		pair_lease_drop(p, a == ROLE_A_LEASE_RELEASE);
 		return 0;
 	case ROLE_A_STOP_STAY_DOWN:
 		atomic_store(&p->stay_down_on, false);
@@ -597,8 +758,8 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		pair_send(p, &(struct peer_msg){.type = PEER_GIVEBACK});
 		return 0;
 	default:
-		/* LOG (done by pair_apply), STOP_FENCE, the lease and the tickle: nothing
-		 * to do until the storage lease lands (pair.h). */
+		/* LOG (done by pair_apply), STOP_FENCE (the lease thread only watches
+		 * while FENCING): nothing to do. */
 		return 0;
 	}
 }
@@ -711,6 +872,15 @@ static void pair_rx_heartbeat(struct pair *p, const struct peer_heartbeat *hb)
 	 * holds nobody down: the lease is free (role.h, LEASE_FREE). Two nodes both
 	 * configured preferred: node 1 wins, so they never both claim. */
 	bool mine = p->cfg.preferred && (!peer_preferred || p->cfg.node_id == 1);
+	/* A lease left held (both nodes went down) or unreadable: once it has
+	 * expired, its last holder (or, unreadable, the preferred node) restarts
+	 * the service; before, nobody does. */
+	if (p->lease && p->have_lease_view &&
+	    (p->lease_view.state == LEASE_HELD || p->lease_view.state == LEASE_UNKNOWN)) {
+		if (p->lease_view.state == LEASE_HELD)
+			mine = p->lease_view.holder == p->cfg.node_id;
+		mine = mine && p->lease_view.expired;
+	}
 	if (mine && p->state == ROLE_STANDBY && ev == ROLE_EV_HB_PEER_IDLE)
 		pair_apply_locked(p, ROLE_EV_LEASE_FREE, 0);
 	pthread_mutex_unlock(&p->lock);
@@ -904,11 +1074,16 @@ static void pair_timers(struct pair *p)
 		p->next_sd_ms = now + p->cfg.stay_down_ms;
 	}
 	pthread_mutex_lock(&p->lock);
-	if (!p->silent_reported && now - p->last_rx_ms > p->cfg.dead_ms) {
+	/* Silence is reported again every dead time: a fence that timed out (the
+	 * partner's lease never expired) is tried again while the silence lasts. */
+	if (now - p->last_rx_ms > p->cfg.dead_ms && now >= p->next_silent_ms) {
+		if (!p->silent_reported)
+			log_warn("pair: no word from the partner for %u ms", p->cfg.dead_ms);
 		p->silent_reported = true;
-		log_warn("pair: no word from the partner for %u ms", p->cfg.dead_ms);
+		p->next_silent_ms = now + p->cfg.dead_ms;
 		pair_apply_locked(p, ROLE_EV_PEER_SILENT, 0);
 	}
+	bool lease_late = p->lease_held && boottime_ms() >= lease_valid_until(p->lease);
 	if (role_timer_due(p->timer))
 		pair_apply_locked(p, ROLE_EV_TIMEOUT, 0);
 	/* a release streams its last records: DRAINING and RELEASING keep the stream */
@@ -918,6 +1093,14 @@ static void pair_timers(struct pair *p)
 	pthread_mutex_unlock(&p->lock);
 	pair_mirror_keep(p, serving, attach, now);
 	pair_clients_timer(p, now);
+	if (lease_late) {
+		/* The renewal hangs or fails: stop before the lease runs out, so the
+		 * partner, which waits for it to expire, never finds two servers. */
+		log_error("pair: the storage lease %s was not renewed in time: stopping before it "
+			  "runs out",
+			  p->cfg.lease_path);
+		pair_lease_lost(p);
+	}
 }
 
 static void *pair_loop(void *arg)
@@ -1027,9 +1210,20 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
 		memset(&p->vip_sa, 0, sizeof(p->vip_sa));
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_mutex_init(&p->link_lock, NULL);
+	pthread_mutex_init(&p->lease_lock, NULL);
 	pthread_cond_init(&p->job_cv, NULL);
 	p->state = ROLE_STARTING;
 	p->epoch = 1;
+	if (cfg->lease_path[0]) {
+		struct lease_params lp = {
+		    .path = cfg->lease_path, .node_id = cfg->node_id, .lease_ms = cfg->lease_ms};
+		int rc = lease_open(&lp, &p->lease);
+		if (rc < 0) {
+			log_error("pair: storage lease %s: %s", cfg->lease_path, strerror(-rc));
+			pair_stop(p);
+			return rc;
+		}
+	}
 	if (!p->link || !p->timer ||
 	    pair_resolve(cfg->peer_address, cfg->peer_port, &p->peer_sa, &p->peer_salen) < 0) {
 		log_error("pair: cannot set up the peer link to %s:%u", cfg->peer_address,
@@ -1173,6 +1367,23 @@ void pair_status_kv(struct pair *p, struct admin_kv *kv)
 	snprintf(addr, sizeof(addr), "%s/%u on %s", p->vip.addr, p->vip.prefix, p->vip.iface);
 	admin_kv_str(kv, "service_address", addr);
 	admin_kv_u64(kv, "partner_clients", p->nclients);
+	if (p->lease) {
+		const struct lease_view *v = &p->lease_view;
+		char l[160];
+		if (p->lease_held)
+			snprintf(l, sizeof(l),
+				 "held by this node, epoch %" PRIu64 ", valid %" PRId64 " ms more",
+				 p->lease_epoch_held,
+				 (int64_t)lease_valid_until(p->lease) - (int64_t)boottime_ms());
+		else if (p->have_lease_view)
+			snprintf(l, sizeof(l),
+				 "%s, node %u, epoch %" PRIu64 ", unchanged for %" PRIu64 " ms%s",
+				 lease_state_name(v->state), v->holder, v->epoch, v->unchanged_ms,
+				 v->expired ? " (expired)" : "");
+		else
+			snprintf(l, sizeof(l), "not read yet");
+		admin_kv_str(kv, "lease", l);
+	}
 	admin_kv_u64(kv, "refusals", p->refusals);
 	admin_kv_str(kv, "last_refusal", p->last_refusal[0] ? p->last_refusal : "none");
 	uint64_t stored = p->mirror_stored, peer_pos = p->peer_mirror_pos;
@@ -1220,6 +1431,8 @@ static void pair_stop_threads(struct pair *p, bool sender, bool loop)
 	mirror_wake(p->ops.mirror);
 	if (loop)
 		pthread_join(p->loop_thread, NULL);
+	if (loop && p->lease)
+		pthread_join(p->lease_thread, NULL);
 	if (sender)
 		pthread_join(p->mirror_thread, NULL);
 	pthread_join(p->exec_thread, NULL);
@@ -1247,7 +1460,17 @@ int pair_start(struct pair *p, struct admin *admin)
 		pair_stop_threads(p, false, false);
 		return -EAGAIN;
 	}
+	if (p->lease && pthread_create(&p->lease_thread, NULL, pair_lease_loop, p) != 0) {
+		pair_stop_threads(p, true, false);
+		return -EAGAIN;
+	}
 	if (pthread_create(&p->loop_thread, NULL, pair_loop, p) != 0) {
+		if (p->lease) {
+			pthread_mutex_lock(&p->lock);
+			p->stopping = true;
+			pthread_mutex_unlock(&p->lock);
+			pthread_join(p->lease_thread, NULL);
+		}
 		pair_stop_threads(p, true, false);
 		return -EAGAIN;
 	}
@@ -1293,9 +1516,11 @@ void pair_stop(struct pair *p)
 		close(p->connect_fd);
 	peer_link_free(p->link);
 	free(p->clients);
+	lease_close(p->lease);
 	role_timer_free(p->timer);
 	pthread_cond_destroy(&p->job_cv);
 	pthread_mutex_destroy(&p->link_lock);
+	pthread_mutex_destroy(&p->lease_lock);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }

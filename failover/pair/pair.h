@@ -39,6 +39,9 @@ struct pair_ops {
 	void *arg;
 	/* serve requests or drop them (a standby drops all but NULL) */
 	void (*set_serving)(void *arg, bool on);
+	/* the storage lease's end (CLOCK_BOOTTIME ms; 0: no lease): past it the
+	 * server answers nothing */
+	void (*set_answer_until)(void *arg, uint64_t until_ms);
 	/* stop admitting new requests and wait for those executing; 0 or -ETIMEDOUT */
 	int (*drain)(void *arg, uint32_t timeout_ms);
 	/* commit every unstable write of every export to stable storage */

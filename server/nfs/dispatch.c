@@ -1,6 +1,7 @@
 #include "server/nfs/dispatch.h"
 
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "server/drc/drc.h"
@@ -109,6 +110,16 @@ static void dispatch_saved(struct server *srv, const struct drc_key *key, const 
 	srv->saved_reply(srv, &r);
 }
 
+bool dispatch_may_answer(struct server *srv)
+{
+	uint64_t until = atomic_load_explicit(&srv->answer_until, memory_order_relaxed);
+	if (!until)
+		return true;
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 < until;
+}
+
 /* The fault point of `twinctl inject drop-replies N`. */
 static bool dispatch_lose_reply(struct server *srv)
 {
@@ -132,14 +143,19 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 		 * that arrives once the reply is on its way must run again, not be
 		 * dropped as "in progress" with no reply left to answer it. */
 		drc_finish(drc, ent, NULL, 0);
-		rpc_req_reply(ctx->rpc, d->encode, res);
+		if (dispatch_may_answer(ctx->srv))
+			rpc_req_reply(ctx->rpc, d->encode, res);
+		else
+			rpc_req_drop(ctx->rpc);
 		return;
 	}
 	size_t n = dispatch_encode(d->encode, res, buf, buflen);
 	drc_finish(drc, ent, n ? buf : NULL, n);
 	if (n) {
 		dispatch_saved(ctx->srv, key, buf, n);
-		if (dispatch_lose_reply(ctx->srv)) {
+		/* The lease may have run out while this call executed (a frozen node):
+		 * the partner serves now, and its mirror answers the retransmission. */
+		if (dispatch_lose_reply(ctx->srv) || !dispatch_may_answer(ctx->srv)) {
 			rpc_req_drop(ctx->rpc);
 			return;
 		}

@@ -88,6 +88,9 @@ bool dispatch_tables_ok(const struct prog_desc *const *progs, unsigned n);
  * serving: false on a standby or a node that released the service; then only
  * PROC_STANDBY_OK procedures are answered and the rest dropped, so that clients
  * retransmit until they reach the node that serves. */
+/* False once a pair node's storage lease has run out (server.h, answer_until). */
+bool dispatch_may_answer(struct server *srv);
+
 void dispatch_request(struct server *srv, struct drc *drc, const struct prog_desc *const *progs,
 		      unsigned n, bool serving, struct rpc_req *req);
 

@@ -9,7 +9,7 @@
  *     fhtool [-p NFSPORT] [-m MOUNTPORT] mnt PATH          root handle of export PATH
  *     fhtool [-p NFSPORT] [-m MOUNTPORT] lookup PATH NAME  handle of PATH/NAME (NAME may
  *                                                          contain '/': one LOOKUP each)
- *     fhtool [-p NFSPORT] getattr HEX                      "type=T mode=M size=S fileid=F"
+ *     fhtool [-p NFSPORT] [-t MS] getattr HEX              "type=T mode=M size=S fileid=F"
  *     fhtool [-p NFSPORT] read HEX                         the file's bytes on stdout
  *     fhtool [-p NFSPORT] [-t MS] remove DIRHEX NAME XID   one REMOVE with this XID;
  *                                                          prints "nfsstat3 N"
@@ -121,6 +121,8 @@ static int cmd_getattr(const struct opts *o, const struct rr_fh *fh)
 	struct rr_fattr a;
 	int st = rr_open_addr(&c, o->host, o->port);
 
+	if (st == 0)
+		st = rr_set_timeout(c.fd, o->timeout_ms);
 	if (st == 0)
 		st = rr_getattr(&c, fh, &a);
 	rr_close(&c);

@@ -53,11 +53,24 @@ ip -n "$nsc" addr add 192.0.2.2/24 dev eth0
 # Shared storage: one directory both nodes export; the same handle secret.
 # probe-a and probe-b: each node's view of the storage its health probe writes
 # to (one directory on real shared storage; two here, to fail one node's).
-mkdir -p "$dir/share" "$dir/a" "$dir/b" "$dir/probe-a" "$dir/probe-b"
+mkdir -p "$dir/share" "$dir/a" "$dir/b" "$dir/probe-a" "$dir/probe-b" "$dir/lease"
 head -c 16 /dev/urandom >"$dir/a/handle.key"
 cp "$dir/a/handle.key" "$dir/b/handle.key"
 head -c 64 /dev/urandom >"$dir/peer.key"
 chmod 600 "$dir/peer.key" "$dir/a/handle.key" "$dir/b/handle.key"
+# PAIR_PEERLINK=1: the peer link gets a veth of its own between A and B
+# (192.0.2.51 and .52, /32 routes), so a test can cut it and nothing else.
+PEER_NET=192.0.2
+if [ "${PAIR_PEERLINK:-0}" = 1 ]; then
+	ip link add "pla-$id" netns "$nsa" type veth peer name "plb-$id" netns "$nsb"
+	ip -n "$nsa" addr add 192.0.2.61/32 dev "pla-$id"
+	ip -n "$nsb" addr add 192.0.2.62/32 dev "plb-$id"
+	ip -n "$nsa" link set "pla-$id" up
+	ip -n "$nsb" link set "plb-$id" up
+	ip -n "$nsa" route add 192.0.2.62/32 dev "pla-$id"
+	ip -n "$nsb" route add 192.0.2.61/32 dev "plb-$id"
+fi
+# PAIR_FENCE=0: no fence command (the storage lease alone fences).
 node_conf() { # node_conf ID SELF PEER PREFERRED FENCE (fence-FENCE.sh fences the partner)
 	cat <<CONF
 server {
@@ -76,8 +89,8 @@ export {
 }
 pair {
 	node_id = $1
-	listen_address = 192.0.2.$3
-	peer_address = 192.0.2.$4
+	listen_address = $PEER_NET.$3
+	peer_address = $PEER_NET.$4
 	key_file = $dir/peer.key
 	service_address = $VIP
 	service_prefix = 24
@@ -86,10 +99,12 @@ pair {
 	heartbeat_ms = 100
 	dead_ms = 1000
 	mirror = ${PAIR_MIRROR:-sync}
+	lease_path = $dir/lease/twinfs.lease
+	lease_ms = ${PAIR_LEASE_MS:-1000}
 	probe_dir = $dir/probe-$2
 	probe_interval_ms = 200
 	probe_timeout_ms = 1000
-	fence_command = $dir/fence-$6.sh
+	fence_command = $( [ "${PAIR_FENCE:-1}" = 1 ] && echo "$dir/fence-$6.sh" || echo '""')
 }
 CONF
 }
@@ -101,8 +116,13 @@ for n in a b; do
 		"$other" "$VIP" >"$dir/fence-$n.sh"
 	chmod 755 "$dir/fence-$n.sh"
 done
-node_conf 1 a 11 12 true a >"$dir/a.conf"
-node_conf 2 b 12 11 false b >"$dir/b.conf"
+if [ "${PAIR_PEERLINK:-0}" = 1 ]; then
+	node_conf 1 a 61 62 true a >"$dir/a.conf"
+	node_conf 2 b 62 61 false b >"$dir/b.conf"
+else
+	node_conf 1 a 11 12 true a >"$dir/a.conf"
+	node_conf 2 b 12 11 false b >"$dir/b.conf"
+fi
 ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
 TW_PIDS+=($!)
 pida=$!

@@ -2,7 +2,8 @@
 # test_pair_kclient.sh TWINFSD — the pair issue's scenario 8: the real Linux
 # kernel NFS client (shared/tools/kclient: Debian's kernel under qemu) writes
 # through the service address while the service moves: a handover from A to B,
-# then a giveback to A. Its `writeloop` workload appends a numbered 64-byte
+# then a giveback to A, then a kill -9 of A (the storage lease fences it; B takes
+# over unplanned, issue 5's test 5). Its `writeloop` workload appends a numbered 64-byte
 # record and fsyncs it every 100 ms over a hard NFSv3 mount; it must see 0 errors
 # and read every acknowledged record back. The worst write+fsync the guest saw
 # (its max_lat_ms) is printed, with each stall next to the host's handover and
@@ -29,7 +30,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 [ $# -ge 1 ] || { echo "usage: $0 TWINFSD" >&2; exit 2; }
 
-SECS=${KC_SECS:-24}      # the guest's write loop, seconds
+SECS=${KC_SECS:-30}      # the guest's write loop, seconds
 RESUME=${KC_RESUME:-20}  # a move must not stall the writes longer than this, s
 GUEST=192.0.2.3
 skip() { echo "# SKIP: $*"; exit 77; }
@@ -147,6 +148,25 @@ check "the guest's writes go on through A (30 more records)" wait_records $((n_b
 
 # The loop ends on its own after SECS (run.sh has its own TIMEOUT as well); after
 # a failed check above the guest may hang on a stall: a little grace, then stop it.
+# kill -9 of the serving node A (unplanned, issue 5): B fences it, sees its lease
+# expire, takes over with a new write verifier; the guest resends what it had
+# not committed and goes on.
+n_before=$(records)
+t_kill=$(now)
+kill -KILL "$pida"
+wait "$pida" 2>/dev/null || true
+b_active() { for _ in $(seq 100); do [ "$(role b)" = ACTIVE ] && return 0; sleep 0.05; done; return 1; }
+check "B takes over after kill -9 of A while the guest writes" b_active
+t_k=$(now)
+t_k_ok="none within ${RESUME} s"
+f0=$fail
+check "the guest's writes go on through B after the kill (30 more records)" wait_records $((n_before + 30)) "$RESUME"
+[ "$fail" != "$f0" ] || t_k_ok=$(since "$(now)")
+ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
+TW_PIDS+=($!)
+pida=$!
+check "A restarted after the kill is held down" wait_roles HELD_DOWN ACTIVE
+
 guest_done() {
 	local end=$((SECONDS + SECS + 30)) rc=0
 	[ "$fail" = 0 ] || end=$((SECONDS + 5))
@@ -169,7 +189,7 @@ no_err_lines() { ! grep -E 'KC-LOOP-(ERR|BAD)' "$console" >&2; }
 check "no KC-LOOP-ERR or KC-LOOP-BAD line" no_err_lines
 
 # What the guest saw, on the host's clock (seconds since the pair was up).
-echo "# host: loop started $(since "$t_loop"), handover $(since "$t_handover") -> B serving $(since "$t_b") -> guest's writes through B by $t_b_ok; giveback $(since "$t_giveback") -> A serving $(since "$t_a") -> writes through A by $t_a_ok"
+echo "# host: loop started $(since "$t_loop"), handover $(since "$t_handover") -> B serving $(since "$t_b") -> guest's writes through B by $t_b_ok; giveback $(since "$t_giveback") -> A serving $(since "$t_a") -> writes through A by $t_a_ok; kill -9 of A $(since "$t_kill") -> B serving $(since "$t_k") -> writes through B by $t_k_ok"
 # A stall line is printed when the write+fsync ends: its host time minus lat_ms
 # is when it began (the guest's own clock may drift under emulation).
 awk -v t0="$t0" '/KC-LOOP-STALL/ { for (i = 1; i <= NF; i++) if ($i ~ /^lat_ms=/) lat = substr($i, 8) / 1000

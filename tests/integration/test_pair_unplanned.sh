@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# test_pair_unplanned.sh TWINFSD — unplanned failover without split brain (claim
+# 3; DESIGN.md "Unplanned"): the pair test bed (pairlib.sh: three namespaces,
+# shared storage, the storage lease) with a peer link of its own, and
+#   1. kill -9 of the serving node under the checking libnfs load: 0 errors,
+#      nothing lost, the stall printed;
+#   2. the peer link cut while both nodes keep the storage: sampled every
+#      100 ms from the client, never do both nodes answer on their own
+#      addresses; the lease holder keeps serving, the other waits;
+#   3. the serving node SIGSTOPped for 3 x the lease, then SIGCONT: its partner
+#      took over, and it answers nothing after it resumes;
+#   4. both nodes killed and restarted: the lease's last holder serves again.
+set -euo pipefail
+# shellcheck source=tests/integration/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+PAIR_NAME=unplanned
+PAIR_PEERLINK=1
+# shellcheck source=tests/integration/pairlib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/pairlib.sh"
+URL="nfs://$VIP/share"
+Q='?version=3&nfsport=2049&mountport=20048'
+LEASE_MS=1000
+pairload=${TWINFS_PAIRLOAD:-$(dirname "$twinfsd")/../tests/integration/pairload}
+fhtool=${TWINFS_FHTOOL:-$(dirname "$twinfsd")/../tests/integration/fhtool}
+fh() { ip netns exec "$nsc" timeout 30 "$fhtool" -p 2049 -m 20048 "$@"; }
+start() { # start NODE: (re)start a node's daemon
+	local ns=$nsa
+	[ "$1" = b ] && ns=$nsb
+	ip netns exec "$ns" "$twinfsd" --config "$dir/$1.conf" </dev/null >>"$dir/$1.log" 2>&1 &
+	TW_PIDS+=($!)
+	if [ "$1" = a ]; then pida=$!; else pidb=$!; fi
+}
+load_start() { # load_start FIRST_ID
+	rm -f "$dir/stop"
+	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 120 -s "$dir/stop" -i "$1" \
+		>"$dir/load.out" 2>"$dir/load.err" &
+	load_pid=$!
+}
+load_ok() { touch "$dir/stop"; wait "$load_pid"; }
+answers() { fh -H "$1" -t 300 getattr "$root" >/dev/null 2>&1; } # a GETATTR on that address
+
+check "A serves, B stands by" wait_roles ACTIVE STANDBY
+root=$(fh -H "$VIP" mnt /share)
+check "the client mounts through the service address" test -n "$root"
+
+# 1. kill -9 under load.
+load_start 0
+sleep 2
+t0=$(date +%s%N)
+kill -KILL "$pida"
+wait "$pida" 2>/dev/null || true
+b_active() { for _ in $(seq 100); do [ "$(role b)" = ACTIVE ] && return 0; sleep 0.05; done; return 1; }
+check "B takes over after kill -9 of A" b_active
+echo "# B serving $((($(date +%s%N) - t0) / 1000000)) ms after kill -9 of A (dead_ms 1000, lease_ms $LEASE_MS)"
+check "B seized the expired lease" grep -q "storage lease seized" "$dir/b.log"
+sleep 2
+check "the load saw no error and lost nothing across kill -9" load_ok
+echo "# $(cat "$dir/load.out") (kill -9 of the serving node)"
+[ -s "$dir/load.err" ] && sed 's/^/# /' "$dir/load.err" | head -20
+start a
+check "A restarted after the kill is held down" wait_roles HELD_DOWN ACTIVE
+check "giveback to A" ctl b giveback
+check "A serves again" wait_roles ACTIVE STANDBY
+
+# 2. The peer link cut, storage shared: the lease keeps one server.
+ip -n "$nsa" link set "pla-$id" down
+both=0 a_ok=0 b_ok=0 samples=0
+for _ in $(seq 40); do # 40 x ~100 ms + the probes: more than 3 x the lease
+	ra=0 rb=0
+	answers 192.0.2.11 && ra=1
+	answers 192.0.2.12 && rb=1
+	samples=$((samples + 1)) a_ok=$((a_ok + ra)) b_ok=$((b_ok + rb))
+	[ $ra = 1 ] && [ $rb = 1 ] && both=$((both + 1))
+	sleep 0.1
+done
+echo "# link cut: $samples samples, A answered $a_ok, B answered $b_ok, both $both"
+check "with the peer link cut, never both nodes answer" test "$both" = 0
+check "with the peer link cut, the lease holder A keeps serving" test "$a_ok" = "$samples"
+check "B logged that it waits for A's lease" grep -q "no word from the partner" "$dir/b.log"
+ip -n "$nsa" link set "pla-$id" up
+check "the link back: A serves, B stands by" wait_roles ACTIVE STANDBY
+
+# 3. A frozen (SIGSTOP) for 3 x the lease: B takes over; A, resumed, answers nothing.
+kill -STOP "$pida"
+check "B takes over from the frozen A" b_active
+sleep $((3 * LEASE_MS / 1000))
+kill -CONT "$pida"
+never_a() { for _ in $(seq 20); do answers 192.0.2.11 && return 1; sleep 0.1; done; return 0; }
+check "A, resumed, answers nothing" never_a
+check "A stands down after it resumed" wait_roles HELD_DOWN ACTIVE
+check "A logged that it lost the lease" grep -Eq "not renewed in time|partner holds the storage lease" "$dir/a.log"
+check "B serves the client" answers "$VIP"
+
+# 4. Both nodes killed while B holds the lease, both restarted: B, the lease's
+# last holder, takes the service back once the lease has expired; A, although
+# preferred, does not (its lease would be taken from under a live B otherwise).
+kill -KILL "$pida" "$pidb"
+wait "$pida" "$pidb" 2>/dev/null || true
+ip netns exec "$nsb" ip addr del "$VIP/24" dev eth0 2>/dev/null || true
+start a
+start b
+check "after both restart, B (the lease's last holder) serves, A stands by" wait_roles STANDBY ACTIVE
+check "B serves the client after the double restart" answers "$VIP"
+
+for n in a b; do
+	if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
+	if tw_alive "$pid"; then
+		kill -TERM "$pid"
+		rc=0
+		wait "$pid" || rc=$?
+		check "node $n exits 0 on SIGTERM" test "$rc" = 0
+	else
+		check "node $n still running at the end" false
+	fi
+done
+if [ "$fail" != 0 ]; then tw_show_log "$dir/a.log" 60; tw_show_log "$dir/b.log" 60; fi
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
