@@ -421,11 +421,11 @@ static uint32_t ops_mirror_catch_up(void *arg)
 	return c.n;
 }
 
-/* Each saved reply, before it goes out (server.h): to the standby, and in sync
- * mode only once the standby has it. A wait that times out detaches the stream
- * (the standby is behind) and the reply goes anyway: the client must not hang
- * because the standby is slow. */
-static void server_saved_reply(struct server *srv, const struct drc_record *r)
+/* Each non-idempotent call before it runs, and its saved reply before it goes
+ * out (server.h): to the standby, and in sync mode only once the standby has
+ * it. A wait that times out detaches the stream (the standby is behind) and the
+ * call goes on: the client must not hang because the standby is slow. */
+static void server_mirror_record(struct server *srv, const struct drc_record *r)
 {
 	uint8_t rec[DRC_RECORD_MAX];
 	int len = drc_record_encode(r, rec, sizeof(rec));
@@ -442,6 +442,10 @@ static int ops_mirror_load(void *arg, const uint8_t *rec, size_t len)
 	struct drc_record r;
 	if (!srv->drc || drc_record_decode(rec, len, &r, NULL) < 0)
 		return -EINVAL;
+	if (r.state != DRC_REPLIED) {
+		drc_intent_add(srv->drc, &r.key);
+		return 0;
+	}
 	return drc_load(srv->drc, &r);
 }
 
@@ -476,7 +480,7 @@ static int server_pair(struct server *srv)
 		return 0;
 	if (mirror_create(&srv->mirror) < 0)
 		return -ENOMEM;
-	srv->saved_reply = server_saved_reply;
+	srv->mirror_record = server_mirror_record;
 	struct pair_ops ops = {
 	    .arg = srv,
 	    .set_serving = ops_set_serving,
@@ -557,9 +561,15 @@ static int cmd_inject(void *arg, int argc, char **argv, FILE *out, char *msg)
 {
 	struct server *srv = arg;
 	char *end = NULL;
+	if (argc == 2 && !strcmp(argv[1], "crash-after-execute")) {
+		atomic_store(&srv->crash_after_execute, true);
+		fprintf(out, "the next non-idempotent call kills this node once it has run\n");
+		return 0;
+	}
 	long n = argc == 3 ? strtol(argv[2], &end, 10) : -1;
 	if (argc != 3 || strcmp(argv[1], "drop-replies") != 0 || *end || n < 0 || n > 1000000) {
-		snprintf(msg, ADMIN_MAX_LINE, "usage: inject drop-replies N (0..1000000)");
+		snprintf(msg, ADMIN_MAX_LINE,
+			 "usage: inject drop-replies N (0..1000000) | inject crash-after-execute");
 		return -EINVAL;
 	}
 	atomic_store(&srv->drop_replies, (int)n);
@@ -583,10 +593,11 @@ static int server_admin(struct server *srv)
 	admin_add(srv->admin,
 		  &(struct admin_command){"stats", "stats", "request table and server counters",
 					  cmd_stats, srv});
-	admin_add(srv->admin, &(struct admin_command){"inject", "inject drop-replies N",
-						      "tests: drop the next N saved replies after "
-						      "executing them",
-						      cmd_inject, srv});
+	admin_add(srv->admin,
+		  &(struct admin_command){"inject", "inject drop-replies N | crash-after-execute",
+					  "tests: lose the next N saved replies after "
+					  "executing the calls, or die after the next one",
+					  cmd_inject, srv});
 	/* The pair adds its commands before the socket starts answering. */
 	rc = server_pair(srv);
 	return rc < 0 ? rc : admin_start(srv->admin);

@@ -42,12 +42,16 @@ struct server {
 	_Atomic uint64_t answer_until;
 	/* twinctl inject drop-replies N: saved replies still to lose (tests) */
 	atomic_int drop_replies;
+	/* twinctl inject crash-after-execute: SIGKILL after the next non-idempotent
+	 * call ran, before its reply is mirrored (tests) */
+	atomic_bool crash_after_execute;
 	/* A pair node's stream of saved replies to its standby (NULL alone), and
-	 * what the request path calls with each saved reply before it goes out:
-	 * it mirrors it, and in sync mode waits until the standby holds it. */
+	 * what the request path calls with each non-idempotent call before it runs
+	 * (EXECUTING) and with its saved reply before that goes out (REPLIED): it
+	 * mirrors them, and in sync mode waits until the standby holds them. */
 	struct mirror *mirror;
 	struct probe *probe; /* a pair node's health probe (failover/probe) */
-	void (*saved_reply)(struct server *srv, const struct drc_record *r);
+	void (*mirror_record)(struct server *srv, const struct drc_record *r);
 	const struct prog_desc *const *progs;
 	unsigned nprogs;
 };

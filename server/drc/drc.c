@@ -17,6 +17,7 @@
 #include "server/drc/drc.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -62,8 +63,22 @@ struct drc_entry {
 	uint8_t *reply;
 };
 
+/* The partner's calls in flight (drc.h, intents): open addressing, each key
+ * probing DRC_INTENT_PROBE slots from its hash; a full run overwrites its
+ * oldest. A mutex: they change at the rate of non-idempotent calls on the
+ * partner, and are looked up only while any are known. */
+#define DRC_INTENTS	 4096
+#define DRC_INTENT_PROBE 16
+struct drc_intent {
+	struct drc_key key;
+	uint64_t at; /* 0: free */
+};
+
 struct drc {
 	struct drc_params p;
+	pthread_mutex_t intent_lock;
+	struct drc_intent *intents;
+	_Atomic unsigned nintents;
 	struct cds_lfht *ht;
 	_Atomic(struct drc_entry *) *ring;
 	_Atomic uint64_t head; /* next slot to fill */
@@ -104,12 +119,15 @@ int drc_create(const struct drc_params *p, struct drc **out)
 		d->p = *p;
 	drc_defaults(&d->p);
 	d->ring = calloc(d->p.max_entries, sizeof(*d->ring));
+	d->intents = calloc(DRC_INTENTS, sizeof(*d->intents));
+	pthread_mutex_init(&d->intent_lock, NULL);
 	d->ht = cds_lfht_new_flavor(1024, 1024, 0, CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING,
 				    &urcu_bp_flavor, NULL);
-	if (!d->ring || !d->ht) {
+	if (!d->ring || !d->ht || !d->intents) {
 		if (d->ht)
 			cds_lfht_destroy(d->ht, NULL);
 		free(d->ring);
+		free(d->intents);
 		free(d);
 		return -ENOMEM;
 	}
@@ -144,6 +162,8 @@ void drc_destroy(struct drc *d)
 	urcu_bp_barrier(); /* every pending free has run */
 	cds_lfht_destroy(d->ht, NULL);
 	free(d->ring);
+	pthread_mutex_destroy(&d->intent_lock);
+	free(d->intents);
 	free(d);
 }
 
@@ -541,6 +561,7 @@ int drc_load(struct drc *d, const struct drc_record *r)
 {
 	if (r->state != DRC_REPLIED || !r->reply || r->reply_len > d->p.max_reply_size)
 		return -EINVAL;
+	drc_intent_done(d, &r->key);
 	uint64_t hash = drc_key_hash(&r->key);
 	uint64_t now = drc_now(d);
 	struct drc_entry *e = drc_entry_new(&r->key, hash, now);
@@ -565,6 +586,65 @@ int drc_load(struct drc *d, const struct drc_record *r)
 	drc_ring_push(d, e);
 	drc__read_unlock();
 	return 0;
+}
+
+/* The slot holding k, or (when absent and `free_slot`) the slot to use for
+ * it: a free or aged-out one, else the oldest of the probe run. */
+static struct drc_intent *drc_intent_slot(struct drc *d, const struct drc_key *k, uint64_t now,
+					  bool free_slot)
+{
+	uint64_t h = drc_key_hash(k);
+	struct drc_intent *spare = NULL;
+	bool spare_live = true;
+	for (unsigned i = 0; i < DRC_INTENT_PROBE; i++) {
+		struct drc_intent *s = &d->intents[(h + i) % DRC_INTENTS];
+		bool live = s->at && now - s->at <= d->p.max_age_ms;
+		if (live && drc_key_eq(&s->key, k))
+			return s;
+		if (!live && spare_live)
+			spare = s, spare_live = false;
+		else if (live && spare_live && (!spare || s->at < spare->at))
+			spare = s;
+	}
+	return free_slot ? spare : NULL;
+}
+
+/* nintents counts filled slots (aged-out ones until reused): a hint that lets
+ * the request path skip the lock while there are none. */
+void drc_intent_add(struct drc *d, const struct drc_key *k)
+{
+	uint64_t now = drc_now(d);
+	pthread_mutex_lock(&d->intent_lock);
+	struct drc_intent *s = drc_intent_slot(d, k, now, true);
+	if (!s->at)
+		atomic_fetch_add(&d->nintents, 1);
+	s->key = *k;
+	s->at = now ? now : 1;
+	pthread_mutex_unlock(&d->intent_lock);
+}
+
+static bool drc_intent_remove(struct drc *d, const struct drc_key *k)
+{
+	if (!atomic_load_explicit(&d->nintents, memory_order_relaxed))
+		return false;
+	pthread_mutex_lock(&d->intent_lock);
+	struct drc_intent *s = drc_intent_slot(d, k, drc_now(d), false);
+	if (s) {
+		s->at = 0;
+		atomic_fetch_sub(&d->nintents, 1);
+	}
+	pthread_mutex_unlock(&d->intent_lock);
+	return s != NULL;
+}
+
+void drc_intent_done(struct drc *d, const struct drc_key *k)
+{
+	drc_intent_remove(d, k);
+}
+
+bool drc_intent_take(struct drc *d, const struct drc_key *k)
+{
+	return drc_intent_remove(d, k);
 }
 
 void drc_get_stats(struct drc *d, struct drc_stats *s)

@@ -154,6 +154,20 @@ int drc_record_decode(const uint8_t *buf, size_t len, struct drc_record *r, size
  * partner's clients get their replays here. 0, -EEXIST, -EINVAL or -ENOMEM. */
 int drc_load(struct drc *d, const struct drc_record *r);
 
+/*
+ * Intents: the partner's non-idempotent calls in flight. The serving node
+ * mirrors each such call before it runs it (claim 16), and its reply after; a
+ * standby keeps the calls whose reply has not come. After an unplanned
+ * takeover a client's retransmission of one of them finds it here: the failed
+ * node may have executed it, so an error that says "already done" (NOENT for a
+ * REMOVE, EXIST for a CREATE) is that call's own effect, not a failure.
+ * Bounded (4096, oldest out) and aged out with the table's max_age_ms.
+ */
+void drc_intent_add(struct drc *d, const struct drc_key *k);
+void drc_intent_done(struct drc *d, const struct drc_key *k);
+/* True (once) when k is one of the partner's calls in flight. */
+bool drc_intent_take(struct drc *d, const struct drc_key *k);
+
 void drc_get_stats(struct drc *d, struct drc_stats *s);
 
 #endif

@@ -1,5 +1,6 @@
 #include "server/nfs/dispatch.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>
@@ -98,16 +99,18 @@ static size_t dispatch_encode(xdrproc_t encode, void *res, uint8_t *buf, size_t 
 	return n;
 }
 
-/* A saved reply on its way out: a pair node mirrors it to its standby first
- * (server.h, saved_reply), so the partner can answer its retransmission too. */
-static void dispatch_saved(struct server *srv, const struct drc_key *key, const uint8_t *reply,
-			   size_t len)
+/* A pair node mirrors a non-idempotent call to its standby (server.h,
+ * mirror_record): before it runs (EXECUTING, no reply), so that after a crash
+ * the partner knows it may have been executed, and its saved reply before that
+ * goes out (REPLIED), so that the partner can answer its retransmission. */
+static void dispatch_mirror(struct server *srv, const struct drc_key *key, enum drc_state state,
+			    const uint8_t *reply, size_t len)
 {
-	if (!srv->saved_reply)
+	if (!srv->mirror_record)
 		return;
 	struct drc_record r = {
-	    .key = *key, .state = DRC_REPLIED, .reply_len = (uint32_t)len, .reply = reply};
-	srv->saved_reply(srv, &r);
+	    .key = *key, .state = state, .reply_len = (uint32_t)len, .reply = reply};
+	srv->mirror_record(srv, &r);
 }
 
 bool dispatch_may_answer(struct server *srv)
@@ -138,6 +141,13 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 			 uint8_t *buf, size_t buflen)
 {
 	d->handler(ctx, args, res);
+	if ((d->flags & PROC_NONIDEMPOTENT) && atomic_load(&ctx->srv->crash_after_execute)) {
+		/* twinctl inject crash-after-execute: die between the execution and the
+		 * mirroring of its reply, the window the intents cover (tests). */
+		log_warn("crashing after executing %s (twinctl inject crash-after-execute)",
+			 d->name);
+		raise(SIGKILL);
+	}
 	if (!(d->flags & PROC_NONIDEMPOTENT) || !ent) {
 		/* Forget an idempotent call before its reply goes out: a retransmission
 		 * that arrives once the reply is on its way must run again, not be
@@ -152,7 +162,7 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 	size_t n = dispatch_encode(d->encode, res, buf, buflen);
 	drc_finish(drc, ent, n ? buf : NULL, n);
 	if (n) {
-		dispatch_saved(ctx->srv, key, buf, n);
+		dispatch_mirror(ctx->srv, key, DRC_REPLIED, buf, n);
 		/* The lease may have run out while this call executed (a frozen node):
 		 * the partner serves now, and its mirror answers the retransmission. */
 		if (dispatch_lose_reply(ctx->srv) || !dispatch_may_answer(ctx->srv)) {
@@ -246,8 +256,13 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	memset(res, 0, d->ressize);
 	if (!rpc_req_decode(req, d->decode, args))
 		rpc_req_err_garbage(req);
-	else if (dispatch_admit(drc, d, req, args, &ent, &key, saved, sizeof(saved)))
+	else if (dispatch_admit(drc, d, req, args, &ent, &key, saved, sizeof(saved))) {
+		if (ent && (d->flags & PROC_NONIDEMPOTENT)) {
+			ctx.maybe_done = drc_intent_take(drc, &key);
+			dispatch_mirror(srv, &key, DRC_EXECUTING, NULL, 0);
+		}
 		dispatch_run(&ctx, d, drc, ent, &key, args, res, saved, sizeof(saved));
+	}
 	xdr_free(d->decode, args);
 	arena_release(&arena);
 }

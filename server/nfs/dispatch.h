@@ -57,6 +57,9 @@ struct req_ctx {
 	struct fsal_cred cred; /* as sent (AUTH_SYS); squashed per export by the handler */
 	unsigned flags;	       /* the procedure's PROC_* flags */
 	struct arena *arena;   /* where results live */
+	/* a retransmission of a call the failed partner had in flight: it may have
+	 * executed it (drc.h, intents), so "already done" errors mean success */
+	bool maybe_done;
 };
 
 typedef void (*proc_handler_fn)(struct req_ctx *ctx, void *args, void *res);

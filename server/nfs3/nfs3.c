@@ -388,6 +388,28 @@ static void nfs3_write(struct req_ctx *ctx, void *argp, void *resp)
 	memcpy(ok->verf, ctx->srv->write_verf, NFS3_WRITEVERFSIZE);
 }
 
+/*
+ * After an unplanned takeover, a client's retransmission of a call that the
+ * failed partner had in flight (ctx->maybe_done, drc.h "intents") may already
+ * have been executed there: the error that execution causes now (NOENT for a
+ * REMOVE or a RENAME's source, EXIST for a LINK) is the call's own effect, and
+ * the client gets the success it would have had (DESIGN.md, "What a client
+ * sees"). Other errors stand.
+ */
+static int nfs3_redone(const struct req_ctx *ctx, int rc, int done)
+{
+	return ctx->maybe_done && rc == done ? 0 : rc;
+}
+
+/* The same for the CREATE family: the object the first execution made. */
+static int nfs3_made(const struct req_ctx *ctx, int rc, const struct fsobj *dir,
+		     const struct fsal_cred *cred, const char *name, struct fsobj *obj)
+{
+	if (!ctx->maybe_done || rc != -EEXIST)
+		return rc;
+	return dir->ops->lookup(dir->fs, cred, &dir->key, name, &obj->key) < 0 ? rc : 0;
+}
+
 /* Fills a CREATE-family success: handle, attributes, directory wcc. */
 static void nfs3_created(struct req_ctx *ctx, const struct fsobj *obj, const struct fsobj *dir,
 			 CREATE3resok *ok)
@@ -469,7 +491,9 @@ static void nfs3_create(struct req_ctx *ctx, void *argp, void *resp)
 	res->status = nfs3_name(args->where.name, NFS3ERR_EXIST);
 	if (res->status == NFS3_OK) {
 		export_obj_sibling(&dir, &obj);
-		res->status = errmap_nfs3(nfs3_create_obj(args, &dir, &cred, &obj), ERRCTX_NAME);
+		int rc = nfs3_create_obj(args, &dir, &cred, &obj);
+		rc = nfs3_made(ctx, rc, &dir, &cred, args->where.name, &obj);
+		res->status = errmap_nfs3(rc, ERRCTX_NAME);
 	}
 	if (res->status == NFS3_OK)
 		nfs3_created(ctx, &obj, &dir, &res->CREATE3res_u.resok);
@@ -494,7 +518,9 @@ static void nfs3_make(struct req_ctx *ctx, const diropargs3 *where, const void *
 	res->status = nfs3_name(where->name, NFS3ERR_EXIST);
 	if (res->status == NFS3_OK) {
 		export_obj_sibling(&dir, &obj);
-		res->status = errmap_nfs3(make(&dir, &cred, args, &obj), ERRCTX_NAME);
+		int rc =
+		    nfs3_made(ctx, make(&dir, &cred, args, &obj), &dir, &cred, where->name, &obj);
+		res->status = errmap_nfs3(rc, ERRCTX_NAME);
 	}
 	if (res->status == NFS3_OK)
 		nfs3_created(ctx, &obj, &dir, &res->CREATE3res_u.resok);
@@ -594,7 +620,9 @@ static void nfs3_remove_common(struct req_ctx *ctx, const diropargs3 *what, bool
 	res->status = nfs3_name(what->name, rmdir ? NFS3ERR_INVAL : NFS3ERR_ACCES);
 	if (res->status == NFS3_OK)
 		res->status = errmap_nfs3(
-		    dir.ops->remove(dir.fs, &cred, &dir.key, what->name, rmdir), ERRCTX_NAME);
+		    nfs3_redone(ctx, dir.ops->remove(dir.fs, &cred, &dir.key, what->name, rmdir),
+				-ENOENT),
+		    ERRCTX_NAME);
 	nfs3_post_op(&dir, &wcc->after);
 }
 
@@ -629,7 +657,7 @@ static void nfs3_rename(struct req_ctx *ctx, void *argp, void *resp)
 	if (res->status == NFS3_OK) {
 		int rc = from.ops->rename(from.fs, &cred, &from.key, args->from.name, &to.key,
 					  args->to.name);
-		res->status = errmap_nfs3(rc, ERRCTX_NAME);
+		res->status = errmap_nfs3(nfs3_redone(ctx, rc, -ENOENT), ERRCTX_NAME);
 	}
 	nfs3_post_op(&from, &wcc->fromdir_wcc.after);
 	nfs3_post_op(&to, &wcc->todir_wcc.after);
@@ -650,7 +678,7 @@ static void nfs3_link(struct req_ctx *ctx, void *argp, void *resp)
 	res->status = nfs3_name(args->link.name, NFS3ERR_EXIST);
 	if (res->status == NFS3_OK) {
 		int rc = file.ops->link(file.fs, &cred, &file.key, &dir.key, args->link.name);
-		res->status = errmap_nfs3(rc, ERRCTX_NAME);
+		res->status = errmap_nfs3(nfs3_redone(ctx, rc, -EEXIST), ERRCTX_NAME);
 	}
 	nfs3_post_op(&file, &wcc->file_attributes);
 	nfs3_post_op(&dir, &wcc->linkdir_wcc.after);

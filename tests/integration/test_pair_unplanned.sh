@@ -62,6 +62,26 @@ check "A restarted after the kill is held down" wait_roles HELD_DOWN ACTIVE
 check "giveback to A" ctl b giveback
 check "A serves again" wait_roles ACTIVE STANDBY
 
+# 1b. A dies right after executing a REMOVE, before its reply is mirrored; the
+# client retransmits to B after the takeover. B knew the call was in flight on A
+# (its intent was mirrored before it ran), so the NOENT its re-execution meets
+# is the call's own effect: NFS3_OK. A new REMOVE of the name is still NOENT.
+roundtrip_file() { head -c 1000 /dev/urandom >"$dir/$1.src"; ip netns exec "$nsc" timeout 60 nfs-cp "$dir/$1.src" "$URL/$1$Q" >/dev/null; }
+check "the client writes a file through A" roundtrip_file doomed
+check "A is told to die after its next non-idempotent call" ctl a inject crash-after-execute
+out=$(fh -H "$VIP" -t 1500 remove "$root" doomed 0x7e57d1e0 2>&1) && rc=0 || rc=$?
+died() { [ "$rc" != 0 ] && [[ "$out" != nfsstat3* ]] && [ ! -e "$dir/share/doomed" ] && ! tw_alive "$pida"; }
+check "A ran the REMOVE and died without answering" died
+wait "$pida" 2>/dev/null || true
+check "B takes over from the crashed A" b_active
+replayed() { local o; o=$(fh -H "$VIP" remove "$root" doomed "$1" 2>&1); [ "$o" = "$2" ] || { echo "# REMOVE xid $1: $o, want $2" >&2; return 1; }; }
+check "the retransmitted REMOVE gets NFS3_OK from B" replayed 0x7e57d1e0 "nfsstat3 0"
+check "a new REMOVE of that name gets NOENT from B" replayed 0x7e57d1e1 "nfsstat3 2"
+start a
+check "A restarted after the crash is held down" wait_roles HELD_DOWN ACTIVE
+check "giveback to A after the crash" ctl b giveback
+check "A serves again after the crash" wait_roles ACTIVE STANDBY
+
 # 2. The peer link cut, storage shared: the lease keeps one server.
 ip -n "$nsa" link set "pla-$id" down
 both=0 a_ok=0 b_ok=0 samples=0

@@ -695,6 +695,41 @@ static void test_oldest_executing(void)
 	drc_destroy(d);
 }
 
+/* The partner's calls in flight: taken once, cleared by their reply's record,
+ * aged out with the table, and bounded (the oldest of a probe run goes). */
+static void test_intents(void)
+{
+	struct fake_clock clk;
+	struct drc *d = new_table((struct drc_params){.max_age_ms = 1000}, &clk);
+	struct drc_key a = key4(IP_A, 800, 1), b = key4(IP_B, 800, 2), c = key4(IP_A, 801, 3);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	CU_ASSERT_FALSE(drc_intent_take(d, &a)); /* none known */
+	drc_intent_add(d, &a);
+	drc_intent_add(d, &b);
+	drc_intent_add(d, &c);
+	CU_ASSERT_TRUE(drc_intent_take(d, &a));
+	CU_ASSERT_FALSE(drc_intent_take(d, &a)); /* once */
+	/* its reply arrived: the call is done, not in flight */
+	uint8_t reply[] = "reply";
+	struct drc_record r = {.key = b, .state = DRC_REPLIED, .reply_len = 5, .reply = reply};
+	CU_ASSERT_EQUAL(drc_load(d, &r), 0);
+	CU_ASSERT_FALSE(drc_intent_take(d, &b));
+	/* aged out */
+	clock_set(&clk, T0 + 1001);
+	CU_ASSERT_FALSE(drc_intent_take(d, &c));
+	/* 10000 intents in a 4096-slot table: the newest is always found */
+	for (uint32_t i = 0; i < 10000; i++) {
+		struct drc_key k = key4(IP_B, 10000 + i, i);
+		drc_intent_add(d, &k);
+		if (i % 997 == 0)
+			CU_ASSERT_TRUE(drc_intent_take(d, &k));
+	}
+	struct drc_key last = key4(IP_B, 19999, 9999);
+	CU_ASSERT_TRUE(drc_intent_take(d, &last));
+	drc_destroy(d);
+}
+
 /* ---- the mirror record ------------------------------------------------------ */
 
 static uint32_t be32(const uint8_t *p)
@@ -1303,6 +1338,7 @@ int twinfs_register_tests(void)
 	    {"wait_idle: 0, -ETIMEDOUT with left, real time", test_wait_idle},
 	    {"snapshot sees every entry as it is", test_snapshot},
 	    {"oldest executing call's age (fake clock)", test_oldest_executing},
+	    {"the partner's calls in flight (intents)", test_intents},
 	    {"record encode/decode round trip", test_record_roundtrip},
 	    {"every truncated record is refused", test_record_truncated},
 	    {"every single-byte corruption is refused", test_record_corrupt},
