@@ -401,7 +401,7 @@ static bool catch_up_one(void *arg, const struct drc_record *r)
 {
 	struct catch_up *c = arg;
 	uint8_t rec[DRC_RECORD_MAX];
-	if (r->state != DRC_REPLIED || !r->reply_len)
+	if (r->state == DRC_REPLIED && !r->reply_len)
 		return true;
 	int len = drc_record_encode(r, rec, sizeof(rec));
 	if (len < 0)
@@ -416,8 +416,10 @@ static uint32_t ops_mirror_catch_up(void *arg)
 {
 	struct server *srv = arg;
 	struct catch_up c = {srv->mirror, 0};
-	if (srv->drc)
-		drc_snapshot(srv->drc, catch_up_one, &c);
+	if (srv->drc) {
+		drc_replied_in_order(srv->drc, catch_up_one, &c);
+		drc_intents_each(srv->drc, catch_up_one, &c);
+	}
 	return c.n;
 }
 

@@ -709,9 +709,17 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 	case ROLE_A_BUMP_VERIFIER:
 		p->ops.bump_verifier(p->ops.arg);
 		return 0;
-	case ROLE_A_START_SERVING:
+	case ROLE_A_START_SERVING: {
+		/* The stream first: a call this node runs before the partner listens
+		 * would be lost to it if this node then crashed. */
+		pthread_mutex_lock(&p->link_lock);
+		bool up = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE;
+		pthread_mutex_unlock(&p->link_lock);
+		if (up && !mirror_attached(p->ops.mirror))
+			pair_mirror_attach(p);
 		p->ops.set_serving(p->ops.arg, true);
 		return 0;
+	}
 	case ROLE_A_ADD_ADDRESS:
 		return pair_address(p, true);
 	case ROLE_A_TICKLE_CLIENTS:
@@ -1086,9 +1094,11 @@ static void pair_timers(struct pair *p)
 	bool lease_late = p->lease_held && boottime_ms() >= lease_valid_until(p->lease);
 	if (role_timer_due(p->timer))
 		pair_apply_locked(p, ROLE_EV_TIMEOUT, 0);
-	/* a release streams its last records: DRAINING and RELEASING keep the stream */
-	bool serving =
-	    p->state == ROLE_ACTIVE || p->state == ROLE_DRAINING || p->state == ROLE_RELEASING;
+	/* a claim serves before it is done, a release streams its last records:
+	 * those states keep the stream too */
+	bool serving = p->state == ROLE_ACTIVE || p->state == ROLE_DRAINING ||
+		       p->state == ROLE_RELEASING || p->state == ROLE_TAKING_OVER ||
+		       p->state == ROLE_TAKING_BACK;
 	bool attach = p->state == ROLE_ACTIVE && p->peer_seen && now >= p->next_attach_ms;
 	pthread_mutex_unlock(&p->lock);
 	pair_mirror_keep(p, serving, attach, now);

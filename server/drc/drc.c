@@ -453,6 +453,31 @@ size_t drc_snapshot(struct drc *d, drc_record_fn cb, void *arg)
 	return n;
 }
 
+size_t drc_replied_in_order(struct drc *d, drc_record_fn cb, void *arg)
+{
+	size_t n = 0;
+
+	urcu_bp_read_lock();
+	uint64_t head = atomic_load(&d->head);
+	for (uint64_t t = atomic_load(&d->tail); t < head; t++) {
+		struct drc_entry *e = atomic_load(&d->ring[t % d->p.max_entries]);
+		if (!e || atomic_load_explicit(&e->state, memory_order_acquire) != DRC_REPLIED)
+			continue;
+		drc__observe(e);
+		struct drc_record r = {.key = e->key,
+				       .state = DRC_REPLIED,
+				       .received_ms = e->received_ms,
+				       .replied_ms = e->replied_ms,
+				       .reply_len = e->reply_len,
+				       .reply = e->reply};
+		n++;
+		if (!cb(arg, &r))
+			break;
+	}
+	drc__read_unlock();
+	return n;
+}
+
 uint64_t drc_oldest_executing_ms(struct drc *d)
 {
 	struct cds_lfht_iter it;
@@ -645,6 +670,24 @@ void drc_intent_done(struct drc *d, const struct drc_key *k)
 bool drc_intent_take(struct drc *d, const struct drc_key *k)
 {
 	return drc_intent_remove(d, k);
+}
+
+size_t drc_intents_each(struct drc *d, drc_record_fn cb, void *arg)
+{
+	size_t n = 0;
+	uint64_t now = drc_now(d);
+	pthread_mutex_lock(&d->intent_lock);
+	for (unsigned i = 0; i < DRC_INTENTS; i++) {
+		const struct drc_intent *s = &d->intents[i];
+		if (!s->at || now - s->at > d->p.max_age_ms)
+			continue;
+		struct drc_record r = {.key = s->key, .state = DRC_EXECUTING, .received_ms = s->at};
+		n++;
+		if (!cb(arg, &r))
+			break;
+	}
+	pthread_mutex_unlock(&d->intent_lock);
+	return n;
 }
 
 void drc_get_stats(struct drc *d, struct drc_stats *s)

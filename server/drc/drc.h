@@ -129,6 +129,10 @@ struct drc_record {
  * Returns the number of entries visited; stops early when cb returns false. */
 typedef bool (*drc_record_fn)(void *arg, const struct drc_record *r);
 size_t drc_snapshot(struct drc *d, drc_record_fn cb, void *arg);
+/* The REPLIED entries with a saved reply, oldest first (the order the ring
+ * evicts them in). A partner being caught up gets them in this order, so that
+ * its own bound evicts the oldest too, never the newest. */
+size_t drc_replied_in_order(struct drc *d, drc_record_fn cb, void *arg);
 
 /* How long the oldest call still RECEIVED or EXECUTING has been running, in ms of
  * the table's clock; 0 when none. For the stuck-request fault detector
@@ -167,6 +171,10 @@ void drc_intent_add(struct drc *d, const struct drc_key *k);
 void drc_intent_done(struct drc *d, const struct drc_key *k);
 /* True (once) when k is one of the partner's calls in flight. */
 bool drc_intent_take(struct drc *d, const struct drc_key *k);
+/* Each intent as an EXECUTING record without a reply (a catch-up passes them
+ * on: a node handing the service back must hand these on too). cb must not
+ * call into the table. */
+size_t drc_intents_each(struct drc *d, drc_record_fn cb, void *arg);
 
 void drc_get_stats(struct drc *d, struct drc_stats *s);
 

@@ -4,7 +4,9 @@
  *   pairload -u URL [-c CLIENTS] [-t SECONDS] [-s STOPFILE] [-i FIRST_ID]
  *
  * -i numbers the clients from FIRST_ID, so that runs one after the other on one
- * export use names of their own.
+ * export use names of their own. -S FILE appends a line "END_MS LATENCY_MS"
+ * (CLOCK_REALTIME at the end of the operation) for every operation that took
+ * longer than 100 ms, so a test can tell which failover caused which stall.
  *
  * Each client (its own libnfs context and TCP connection, automatic reconnect on)
  * loops: create a file with content derived from (client, n), write it, fsync,
@@ -70,9 +72,19 @@ static void content(int id, uint64_t n, char *buf)
 	}
 }
 
+static FILE *stall_log; /* -S FILE */
+
 static void note(struct client *c, uint64_t start)
 {
 	uint64_t us = now_us() - start;
+	if (stall_log && us > 100000) {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		fprintf(stall_log, "%llu %llu\n",
+			(unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000,
+			(unsigned long long)(us / 1000));
+		fflush(stall_log);
+	}
 	if (us > c->max_us)
 		c->max_us = us;
 	if (c->nlat < MAX_SAMPLES / MAX_CLIENTS)
@@ -223,7 +235,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {.clients = 4, .secs = 10};
 	int opt;
-	while ((opt = getopt(argc, argv, "u:c:t:s:i:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:c:t:s:i:S:")) != -1) {
 		if (opt == 'u')
 			o.url = optarg;
 		else if (opt == 'c')
@@ -234,11 +246,16 @@ int main(int argc, char **argv)
 			o.stopfile = optarg;
 		else if (opt == 'i')
 			o.first_id = atoi(optarg);
+		else if (opt == 'S') {
+			if (!(stall_log = fopen(optarg, "a")))
+				return 2;
+		}
 		else
 			return 2;
 	}
 	if (!o.url || o.clients < 1 || o.clients > MAX_CLIENTS || o.secs < 1 || o.secs > 600) {
-		fprintf(stderr, "usage: pairload -u URL [-c 1..16] [-t 1..600] [-s STOPFILE]\n");
+		fprintf(stderr, "usage: pairload -u URL [-c 1..16] [-t 1..600] [-s STOPFILE] "
+				"[-i FIRST_ID] [-S STALLFILE]\n");
 		return 2;
 	}
 	struct client cl[MAX_CLIENTS] = {0};
