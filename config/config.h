@@ -126,7 +126,7 @@ struct config_pair {
 	uint32_t lease_ms;		     /* default 3000, > 2 x heartbeat_ms */
 	uint32_t probe_interval_ms;	     /* default 1000 */
 	uint32_t probe_timeout_ms;	     /* default 2000 */
-	uint32_t stuck_request_ms; /* a request EXECUTING longer is a fault; default 30000 */
+	uint32_t stuck_request_ms;	 /* a request EXECUTING longer is a fault; default 30000 */
 	char probe_dir[CONFIG_PATH_MAX]; /* write probe directory; "" = stat only (default) */
 	enum config_mirror_mode mirror;	 /* default sync */
 	uint32_t mirror_timeout_ms;	 /* longest wait for a mirror ack; default 1000 */

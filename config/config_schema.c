@@ -283,12 +283,12 @@ static const struct config__key keys[CONFIG__NKEYS] = {
 				  "holds it, so a takeover never replays it wrongly. async: it "
 				  "goes at once and the standby may miss the last few."},
     [CONFIG__K_MIRROR_TIMEOUT_MS] = {"mirror_timeout_ms", PAIR(mirror_timeout_ms),
-				     .type = CONFIG__T_UINT, .min = 10, .max = 60000,
-				     .def = "1000",
-				     .help = "Longest a sync reply waits for the standby's "
-					     "acknowledgement. Past it the mirror counts as behind "
-					     "(replies go unmirrored and twinctl status says so) until "
-					     "the standby has caught up again."},
+				     .type = CONFIG__T_UINT, .min = 10, .max = 60000, .def = "1000",
+				     .help =
+					 "Longest a sync reply waits for the standby's "
+					 "acknowledgement. Past it the mirror counts as behind "
+					 "(replies go unmirrored and twinctl status says so) until "
+					 "the standby has caught up again."},
 };
 
 static const struct {

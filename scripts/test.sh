@@ -144,7 +144,7 @@ else
 	# The lock-free and threaded modules' stress tests under ThreadSanitizer.
 	# liburcu is not built for TSan: tests/tsan.supp names its libraries.
 	TSAN_OPTIONS="suppressions=$root/tests/tsan.supp:halt_on_error=1:second_deadlock_stack=1" \
-		suite tsan build-tsan --tsan -- -R 'unit\.test_(drc|peer|role)$'
+		suite tsan build-tsan --tsan -- -R 'unit\.test_(drc|peer|role|mirror|probe|lease)$'
 fi
 format_check
 

@@ -538,13 +538,17 @@ int probe_start(struct probe *p)
 {
 	if (p->running)
 		return -EALREADY;
+	/* Set before the thread exists (and under the lock its rounds read the
+	 * neighbouring flags under): no write of it while the thread runs. */
 	pthread_mutex_lock(&p->sync->lock);
 	p->stopping = false;
+	p->running = true;
 	pthread_mutex_unlock(&p->sync->lock);
 	int rc = pthread_create(&p->thread, NULL, probe_thread, p);
-	if (rc != 0)
+	if (rc != 0) {
+		p->running = false;
 		return -rc;
-	p->running = true;
+	}
 	return 0;
 }
 

@@ -81,7 +81,8 @@ static void note(struct client *c, uint64_t start)
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		fprintf(stall_log, "%llu %llu\n",
-			(unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000,
+			(unsigned long long)ts.tv_sec * 1000 +
+			    (unsigned long long)ts.tv_nsec / 1000000,
 			(unsigned long long)(us / 1000));
 		fflush(stall_log);
 	}
@@ -249,8 +250,7 @@ int main(int argc, char **argv)
 		else if (opt == 'S') {
 			if (!(stall_log = fopen(optarg, "a")))
 				return 2;
-		}
-		else
+		} else
 			return 2;
 	}
 	if (!o.url || o.clients < 1 || o.clients > MAX_CLIENTS || o.secs < 1 || o.secs > 600) {
