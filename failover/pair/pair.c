@@ -51,10 +51,11 @@ struct pair {
 	 * (messages of transitions), one at a time */
 	pthread_mutex_t link_lock;
 	struct peer_link *link;
+	struct peer_link *cand; /* a new connection from the partner, until its HELLO (loop only) */
 	int listen_fd, connect_fd;
 	unsigned backoff_ms;
 	uint64_t next_connect_ms;
-	struct sockaddr_storage peer_sa;
+	struct sockaddr_storage peer_sa, peer_sa2;
 	socklen_t peer_salen;
 
 	/* the role, and what we know of the partner: under lock */
@@ -1021,13 +1022,91 @@ static void pair_connect_step(struct pair *p, short revents)
 		pair_link_down(p, peer_strerror(st));
 }
 
+/* Does a connection come from one of the partner's configured addresses? */
+static bool pair_from_partner(const struct pair *p, const struct sockaddr_storage *from)
+{
+	struct sockaddr_storage f = *from;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&f;
+	if (f.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+		struct sockaddr_in in = {.sin_family = AF_INET};
+		memcpy(&in.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
+		memset(&f, 0, sizeof(f));
+		memcpy(&f, &in, sizeof(in));
+	}
+	const struct sockaddr_storage *ok[] = {&p->peer_sa, &p->peer_sa2};
+	for (unsigned i = 0; i < 2; i++) {
+		if (ok[i]->ss_family != f.ss_family)
+			continue;
+		if (f.ss_family == AF_INET &&
+		    !memcmp(&((const struct sockaddr_in *)ok[i])->sin_addr,
+			    &((struct sockaddr_in *)&f)->sin_addr, 4))
+			return true;
+		if (f.ss_family == AF_INET6 &&
+		    !memcmp(&((const struct sockaddr_in6 *)ok[i])->sin6_addr,
+			    &((struct sockaddr_in6 *)&f)->sin6_addr, 16))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * A connection from anywhere but the partner's addresses is refused at once. One
+ * from the partner replaces the link only if there is none; an established link
+ * is replaced only once the new connection's HELLO authenticated (the candidate),
+ * so that an unauthenticated connection cannot cut the real one.
+ */
 static void pair_accept(struct pair *p)
 {
 	int fd;
 	struct sockaddr_storage from;
 	socklen_t fromlen = sizeof(from);
-	if (peer_accept(p->listen_fd, &fd, &from, &fromlen) == PEER_OK)
-		pair_attach(p, fd); /* a newer connection replaces the old one */
+	char who[INET6_ADDRSTRLEN] = "?";
+	if (peer_accept(p->listen_fd, &fd, &from, &fromlen) != PEER_OK)
+		return;
+	const void *a = from.ss_family == AF_INET
+			    ? (const void *)&((struct sockaddr_in *)&from)->sin_addr
+			    : (const void *)&((struct sockaddr_in6 *)&from)->sin6_addr;
+	inet_ntop(from.ss_family, a, who, sizeof(who));
+	if (!pair_from_partner(p, &from)) {
+		log_warn("pair: refused a peer-link connection from %s: not the partner", who);
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&p->link_lock);
+	bool up = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE;
+	pthread_mutex_unlock(&p->link_lock);
+	if (!up) {
+		pair_attach(p, fd);
+		return;
+	}
+	peer_link_close(p->cand);
+	if (peer_link_attach(p->cand, fd) != PEER_OK)
+		peer_link_close(p->cand);
+}
+
+/* The candidate connection: its HELLO authenticated makes it the link; any
+ * rejected frame (a forged HELLO, garbage) ends it, and the link stays. */
+static void pair_receive_cand(struct pair *p)
+{
+	struct peer_msg m;
+	enum peer_status st = peer_link_recv(p->cand, &m);
+	if (st == PEER_NEED_MORE)
+		return;
+	if (st != PEER_OK || m.type != PEER_HELLO) {
+		log_warn("pair: rejected a new peer-link connection: %s; the link stays",
+			 st != PEER_OK ? peer_strerror(st) : "no HELLO first");
+		peer_link_close(p->cand);
+		return;
+	}
+	pthread_mutex_lock(&p->link_lock);
+	struct peer_link *old = p->link;
+	p->link = p->cand;
+	p->cand = old;
+	peer_link_close(p->cand);
+	pthread_mutex_unlock(&p->link_lock);
+	mirror_detach(p->ops.mirror, "the partner reconnected");
+	log_info("pair: the partner reconnected: new peer link");
+	pair_rx(p, &m);
 }
 
 /* The stream runs while this node serves and the partner listens; one that fell
@@ -1126,16 +1205,19 @@ static void *pair_loop(void *arg)
 		pthread_mutex_lock(&p->link_lock);
 		int lfd = peer_link_fd(p->link);
 		pthread_mutex_unlock(&p->link_lock);
-		struct pollfd fds[3] = {{.fd = p->listen_fd, .events = POLLIN},
+		struct pollfd fds[4] = {{.fd = p->listen_fd, .events = POLLIN},
 					{.fd = p->connect_fd, .events = POLLOUT},
-					{.fd = lfd, .events = POLLIN}};
-		if (poll(fds, 3, PAIR_LOOP_TICK_MS) > 0) {
+					{.fd = lfd, .events = POLLIN},
+					{.fd = peer_link_fd(p->cand), .events = POLLIN}};
+		if (poll(fds, 4, PAIR_LOOP_TICK_MS) > 0) {
 			if (fds[0].revents & POLLIN)
 				pair_accept(p);
 			if (fds[1].revents)
 				pair_connect_step(p, fds[1].revents);
 			if (fds[2].revents)
 				pair_receive(p);
+			if (fds[3].revents)
+				pair_receive_cand(p);
 		}
 		pair_timers(p);
 	}
@@ -1203,6 +1285,7 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
 	p->listen_fd = p->connect_fd = -1;
 	struct peer_params pp = {key, keylen, cfg->node_id, 3 - cfg->node_id, config_fp};
 	p->link = peer_link_new(&pp, 0);
+	p->cand = peer_link_new(&pp, 0);
 	memset(key, 0, sizeof(key));
 	struct role_timeouts lim;
 	role_timeouts_default(&lim);
@@ -1234,7 +1317,10 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
 			return rc;
 		}
 	}
-	if (!p->link || !p->timer ||
+	socklen_t l2;
+	if (cfg->peer_address2[0])
+		pair_resolve(cfg->peer_address2, cfg->peer_port, &p->peer_sa2, &l2);
+	if (!p->link || !p->cand || !p->timer ||
 	    pair_resolve(cfg->peer_address, cfg->peer_port, &p->peer_sa, &p->peer_salen) < 0) {
 		log_error("pair: cannot set up the peer link to %s:%u", cfg->peer_address,
 			  cfg->peer_port);
@@ -1525,6 +1611,7 @@ void pair_stop(struct pair *p)
 	if (p->connect_fd >= 0)
 		close(p->connect_fd);
 	peer_link_free(p->link);
+	peer_link_free(p->cand);
 	free(p->clients);
 	lease_close(p->lease);
 	role_timer_free(p->timer);

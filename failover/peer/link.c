@@ -31,6 +31,7 @@ struct peer_link {
 	size_t rx_len;	   /* end of the bytes read */
 	size_t rx_pending; /* size of the frame returned last, dropped on the next call */
 	uint8_t *tx;
+	size_t tx_len; /* the last frame sent (peer_link_last_sent) */
 	struct peer_hdr last_hdr;
 	struct peer_link_stats stats;
 };
@@ -175,6 +176,14 @@ enum peer_status peer_link_attach(struct peer_link *l, int fd)
 	return PEER_OK;
 }
 
+size_t peer_link_last_sent(const struct peer_link *l, uint8_t *buf, size_t cap)
+{
+	if (!l->tx_len || l->tx_len > cap)
+		return 0;
+	memcpy(buf, l->tx, l->tx_len);
+	return l->tx_len;
+}
+
 int peer_link_fd(const struct peer_link *l)
 {
 	return l->fd;
@@ -210,6 +219,7 @@ enum peer_status peer_link_send(struct peer_link *l, const struct peer_msg *m)
 	st = peer_session_seal(l->s, m, l->tx, PEER_MAX_FRAME, &len);
 	if (st != PEER_OK)
 		return st;
+	l->tx_len = len;
 	st = link_write(l, l->tx, len);
 	if (st != PEER_OK)
 		return link_fail(l, st);

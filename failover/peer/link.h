@@ -101,6 +101,9 @@ enum peer_status peer_link_send(struct peer_link *l, const struct peer_msg *m);
  */
 enum peer_status peer_link_recv(struct peer_link *l, struct peer_msg *m);
 
+/* A copy of the last frame peer_link_send() wrote (tests: replaying it must be
+ * rejected); its length, or 0 when none or larger than cap. */
+size_t peer_link_last_sent(const struct peer_link *l, uint8_t *buf, size_t cap);
 /* errno of the last PEER_EIO (0 if none). */
 int peer_link_errno(const struct peer_link *l);
 /* The header of the last frame scanned, as claimed by its sender (it may be a

@@ -115,6 +115,23 @@ check "A serves again, B stands by" wait_roles ACTIVE STANDBY
 check "service address on A only again" only_on "$nsa" "$nsb"
 check "client reads the first file through A" readback one
 check "client reads the second file through A" readback two
+# Scenario 2: the operator takes over on B under load, then gives back.
+if [ -x "$pairload" ]; then
+	rm -f "$dir/stop"
+	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" -i 200 >"$dir/load2.out" 2>"$dir/load2.err" &
+	load_pid=$!
+	sleep 1
+	check "takeover on B under load is accepted" ctl b takeover
+	check "B serves under load after the takeover" wait_roles HELD_DOWN ACTIVE
+	sleep 1
+	check "giveback from B under load is accepted" ctl b giveback
+	check "A serves again under load after the giveback" wait_roles ACTIVE STANDBY
+	sleep 1
+	touch "$dir/stop"
+	check "the load saw no error and lost nothing across takeover and giveback" load_ok
+	echo "# $(cat "$dir/load2.out") (operator takeover on B, then giveback)"
+	[ -s "$dir/load2.err" ] && sed 's/^/# /' "$dir/load2.err" | head -20
+fi
 check "takeover from the standby (B) is accepted" ctl b takeover
 check "B serves, A released and held down (operator on B)" wait_roles HELD_DOWN ACTIVE
 check "client writes and reads through B after the takeover" roundtrip three
@@ -179,6 +196,25 @@ ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log"
 TW_PIDS+=($!)
 pida=$!
 check "A restarted after the kill is held down" wait_roles HELD_DOWN ACTIVE
+
+# The peer link rejects forged and replayed messages (scenario 7), against A's
+# listener (A holds nothing now; node 1 connects out, so nothing but the tool
+# competes for A's link while it runs). From the client's address: refused.
+# From B's address with another key: the forged HELLO is rejected and A's link
+# to B stays. With the key: the handshake passes, a replayed HEARTBEAT is
+# dropped and the link kept; then A reconnects to B.
+peertool=${TWINFS_PEERTOOL:-$(dirname "$twinfsd")/../tests/integration/peertool}
+downs_before=$(grep -c "peer link down" "$dir/a.log" || true)
+check "a peer-link connection from the client's address is refused" \
+	ip netns exec "$nsc" "$peertool" forge 192.0.2.11 7049 2
+check "A logged the refusal" grep -q "refused a peer-link connection from 192.0.2.2" "$dir/a.log"
+check "a HELLO forged with another key is rejected" ip netns exec "$nsb" "$peertool" forge 192.0.2.11 7049 2
+check "A logged the rejected HELLO" grep -q "rejected a new peer-link connection" "$dir/a.log"
+check "A's link to B survived the forgeries" test "$(grep -c "peer link down" "$dir/a.log" || true)" = "$downs_before"
+check "a replayed HEARTBEAT is dropped and the link kept" \
+	ip netns exec "$nsb" "$peertool" replay "$dir/peer.key" 192.0.2.11 7049 2
+check "A logged the replay" grep -q "dropped a frame from the partner: .*sequence" "$dir/a.log"
+check "A and B are linked again, roles unchanged" wait_roles HELD_DOWN ACTIVE
 
 for n in a b; do
 	if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
