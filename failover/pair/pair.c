@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "failover/fence/lease.h"
+#include "failover/heartbeat/heartbeat.h"
 #include "failover/mirror/mirror.h"
 #include "failover/peer/link.h"
 #include "failover/peer/peer.h"
@@ -24,6 +25,9 @@
 #include "failover/vip/vip.h"
 #include "server/admin/admin.h"
 #include "server/log/log.h"
+
+static int pair_resolve(const char *addr, uint16_t port, struct sockaddr_storage *ss,
+			socklen_t *len);
 
 #define PAIR_LOOP_TICK_MS 50
 #define PAIR_MAX_JOBS	  32
@@ -52,6 +56,8 @@ struct pair {
 	pthread_mutex_t link_lock;
 	struct peer_link *link;
 	struct peer_link *cand; /* a new connection from the partner, until its HELLO (loop only) */
+	struct hb *hb2;		/* heartbeats on the second link (peer_address2), or NULL */
+	uint64_t hb2_rx;	/* heartbeats received there */
 	int listen_fd, connect_fd;
 	unsigned backoff_ms;
 	uint64_t next_connect_ms;
@@ -1012,8 +1018,16 @@ static void pair_connect_step(struct pair *p, short revents)
 	if (have || p->connect_fd >= 0 || p->cfg.node_id != 1 || now_ms() < p->next_connect_ms)
 		return;
 	int fd;
+	/* From the listen address when it is a specific one: that is the address
+	 * the partner knows this node by (its peer_address). */
+	struct sockaddr_storage src;
+	socklen_t srclen = 0;
+	bool from = strcmp(p->cfg.listen_address, "0.0.0.0") != 0 &&
+		    strcmp(p->cfg.listen_address, "::") != 0 &&
+		    pair_resolve(p->cfg.listen_address, 0, &src, &srclen) == 0;
 	enum peer_status st =
-	    peer_connect_start((struct sockaddr *)&p->peer_sa, p->peer_salen, &fd);
+	    peer_connect_start_from(from ? (struct sockaddr *)&src : NULL, srclen,
+				    (struct sockaddr *)&p->peer_sa, p->peer_salen, &fd);
 	if (st == PEER_OK)
 		pair_attach(p, fd);
 	else if (st == PEER_NEED_MORE)
@@ -1082,6 +1096,21 @@ static void pair_accept(struct pair *p)
 	peer_link_close(p->cand);
 	if (peer_link_attach(p->cand, fd) != PEER_OK)
 		peer_link_close(p->cand);
+}
+
+/* Heartbeats on the second link say only "alive": the partner is taken for dead
+ * when every link is silent (claim 3). Messages and state travel on the first. */
+static void pair_receive_hb2(struct pair *p)
+{
+	uint8_t state;
+	int n = hb_receive(p->hb2, &state);
+	if (n <= 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->last_rx_ms = now_ms();
+	p->silent_reported = false;
+	p->hb2_rx += (uint64_t)n;
+	pthread_mutex_unlock(&p->lock);
 }
 
 /* The candidate connection: its HELLO authenticated makes it the link; any
@@ -1154,6 +1183,12 @@ static void pair_timers(struct pair *p)
 	uint64_t now = now_ms();
 	if (now >= p->next_hb_ms) {
 		pair_send_heartbeat(p);
+		if (p->hb2) {
+			pthread_mutex_lock(&p->lock);
+			uint8_t st = (uint8_t)p->state;
+			pthread_mutex_unlock(&p->lock);
+			hb_send(p->hb2, st);
+		}
 		p->next_hb_ms = now + p->cfg.heartbeat_ms;
 	}
 	if (atomic_load(&p->stay_down_on) && now >= p->next_sd_ms) {
@@ -1205,11 +1240,14 @@ static void *pair_loop(void *arg)
 		pthread_mutex_lock(&p->link_lock);
 		int lfd = peer_link_fd(p->link);
 		pthread_mutex_unlock(&p->link_lock);
-		struct pollfd fds[4] = {{.fd = p->listen_fd, .events = POLLIN},
+		struct pollfd fds[5] = {{.fd = p->listen_fd, .events = POLLIN},
 					{.fd = p->connect_fd, .events = POLLOUT},
 					{.fd = lfd, .events = POLLIN},
-					{.fd = peer_link_fd(p->cand), .events = POLLIN}};
-		if (poll(fds, 4, PAIR_LOOP_TICK_MS) > 0) {
+					{.fd = peer_link_fd(p->cand), .events = POLLIN},
+					{.fd = p->hb2 ? hb_fd(p->hb2) : -1, .events = POLLIN}};
+		if (poll(fds, 5, PAIR_LOOP_TICK_MS) > 0) {
+			if (fds[4].revents)
+				pair_receive_hb2(p);
 			if (fds[0].revents & POLLIN)
 				pair_accept(p);
 			if (fds[1].revents)
@@ -1266,6 +1304,30 @@ static int pair_resolve(const char *addr, uint16_t port, struct sockaddr_storage
 	return 0;
 }
 
+/* The second link: UDP on the peer port, every address (the second network's
+ * included), to the partner's peer_address2. */
+static int pair_hb2_open(struct pair *p, const uint8_t *key, size_t keylen)
+{
+	struct sockaddr_storage peer, any;
+	socklen_t plen, alen;
+	if (pair_resolve(p->cfg.peer_address2, p->cfg.peer_port, &peer, &plen) < 0 ||
+	    pair_resolve(peer.ss_family == AF_INET6 ? "::" : "0.0.0.0", p->cfg.listen_port, &any,
+			 &alen) < 0)
+		return -EINVAL;
+	struct hb_params hp = {.key = key,
+			       .keylen = keylen,
+			       .node_id = p->cfg.node_id,
+			       .bind = (struct sockaddr *)&any,
+			       .bindlen = alen,
+			       .peer = (struct sockaddr *)&peer,
+			       .peerlen = plen};
+	int rc = hb_open(&hp, &p->hb2);
+	if (rc < 0)
+		log_error("pair: second heartbeat link to %s port %u: %s", p->cfg.peer_address2,
+			  p->cfg.peer_port, strerror(-rc));
+	return rc;
+}
+
 int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct pair_ops *ops,
 		struct pair **out)
 {
@@ -1286,7 +1348,6 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
 	struct peer_params pp = {key, keylen, cfg->node_id, 3 - cfg->node_id, config_fp};
 	p->link = peer_link_new(&pp, 0);
 	p->cand = peer_link_new(&pp, 0);
-	memset(key, 0, sizeof(key));
 	struct role_timeouts lim;
 	role_timeouts_default(&lim);
 	lim.ms[ROLE_TIMER_DRAIN] = cfg->drain_timeout_ms;
@@ -1307,6 +1368,12 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
 	pthread_cond_init(&p->job_cv, NULL);
 	p->state = ROLE_STARTING;
 	p->epoch = 1;
+	int hrc = cfg->peer_address2[0] ? pair_hb2_open(p, key, keylen) : 0;
+	memset(key, 0, sizeof(key));
+	if (hrc < 0) {
+		pair_stop(p);
+		return hrc;
+	}
 	if (cfg->lease_path[0]) {
 		struct lease_params lp = {
 		    .path = cfg->lease_path, .node_id = cfg->node_id, .lease_ms = cfg->lease_ms};
@@ -1463,6 +1530,8 @@ void pair_status_kv(struct pair *p, struct admin_kv *kv)
 	snprintf(addr, sizeof(addr), "%s/%u on %s", p->vip.addr, p->vip.prefix, p->vip.iface);
 	admin_kv_str(kv, "service_address", addr);
 	admin_kv_u64(kv, "partner_clients", p->nclients);
+	if (p->hb2)
+		admin_kv_u64(kv, "heartbeats_link2", p->hb2_rx);
 	if (p->lease) {
 		const struct lease_view *v = &p->lease_view;
 		char l[160];
@@ -1612,6 +1681,7 @@ void pair_stop(struct pair *p)
 		close(p->connect_fd);
 	peer_link_free(p->link);
 	peer_link_free(p->cand);
+	hb_close(p->hb2);
 	free(p->clients);
 	lease_close(p->lease);
 	role_timer_free(p->timer);

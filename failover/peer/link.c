@@ -361,11 +361,23 @@ enum peer_status peer_accept(int lfd, int *fd, struct sockaddr_storage *from, so
 
 enum peer_status peer_connect_start(const struct sockaddr *sa, socklen_t salen, int *fd)
 {
+	return peer_connect_start_from(NULL, 0, sa, salen, fd);
+}
+
+enum peer_status peer_connect_start_from(const struct sockaddr *src, socklen_t srclen,
+					 const struct sockaddr *sa, socklen_t salen, int *fd)
+{
 	int s = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int e;
 
 	if (s < 0)
 		return PEER_EIO;
+	if (src && bind(s, src, srclen) != 0) {
+		e = errno;
+		close(s);
+		errno = e;
+		return PEER_EIO;
+	}
 	if (connect(s, sa, salen) == 0) {
 		*fd = s;
 		return PEER_OK;

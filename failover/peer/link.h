@@ -130,6 +130,10 @@ enum peer_status peer_accept(int lfd, int *fd, struct sockaddr_storage *from, so
  * or PEER_EIO + errno (no fd is left open).
  */
 enum peer_status peer_connect_start(const struct sockaddr *sa, socklen_t salen, int *fd);
+/* The same from a given local address (port 0): the partner accepts the peer
+ * link only from the address it has configured for this node. */
+enum peer_status peer_connect_start_from(const struct sockaddr *src, socklen_t srclen,
+					 const struct sockaddr *sa, socklen_t salen, int *fd);
 /* The outcome of a connect in progress: PEER_OK or PEER_EIO + errno (the caller
  * closes the fd on error). */
 enum peer_status peer_connect_finish(int fd);

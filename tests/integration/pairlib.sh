@@ -59,7 +59,8 @@ cp "$dir/a/handle.key" "$dir/b/handle.key"
 head -c 64 /dev/urandom >"$dir/peer.key"
 chmod 600 "$dir/peer.key" "$dir/a/handle.key" "$dir/b/handle.key"
 # PAIR_PEERLINK=1: the peer link gets a veth of its own between A and B
-# (192.0.2.51 and .52, /32 routes), so a test can cut it and nothing else.
+# (192.0.2.61 and .62, /32 routes), so a test can cut it and nothing else; and
+# a second link for heartbeats (peer_address2: 192.0.2.71 and .72) on another.
 PEER_NET=192.0.2
 if [ "${PAIR_PEERLINK:-0}" = 1 ]; then
 	ip link add "pla-$id" netns "$nsa" type veth peer name "plb-$id" netns "$nsb"
@@ -69,6 +70,13 @@ if [ "${PAIR_PEERLINK:-0}" = 1 ]; then
 	ip -n "$nsb" link set "plb-$id" up
 	ip -n "$nsa" route add 192.0.2.62/32 dev "pla-$id"
 	ip -n "$nsb" route add 192.0.2.61/32 dev "plb-$id"
+	ip link add "l2a-$id" netns "$nsa" type veth peer name "l2b-$id" netns "$nsb"
+	ip -n "$nsa" addr add 192.0.2.71/32 dev "l2a-$id"
+	ip -n "$nsb" addr add 192.0.2.72/32 dev "l2b-$id"
+	ip -n "$nsa" link set "l2a-$id" up
+	ip -n "$nsb" link set "l2b-$id" up
+	ip -n "$nsa" route add 192.0.2.72/32 dev "l2a-$id"
+	ip -n "$nsb" route add 192.0.2.71/32 dev "l2b-$id"
 fi
 # PAIR_FENCE=0: no fence command (the storage lease alone fences).
 node_conf() { # node_conf ID SELF PEER PREFERRED FENCE (fence-FENCE.sh fences the partner)
@@ -91,6 +99,7 @@ pair {
 	node_id = $1
 	listen_address = $PEER_NET.$3
 	peer_address = $PEER_NET.$4
+	peer_address2 = $( [ "${PAIR_PEERLINK:-0}" = 1 ] && echo "192.0.2.$(($4 + 10))" || echo '""')
 	key_file = $dir/peer.key
 	service_address = $VIP
 	service_prefix = 24

@@ -4,7 +4,8 @@
 # shared storage, the storage lease) with a peer link of its own, and
 #   1. kill -9 of the serving node under the checking libnfs load: 0 errors,
 #      nothing lost, the stall printed;
-#   2. the peer link cut while both nodes keep the storage: sampled every
+#   2. the peer link cut: the second link's heartbeats keep the partner alive;
+#      both links cut while both nodes keep the storage: sampled every
 #      100 ms from the client, never do both nodes answer on their own
 #      addresses; the lease holder keeps serving, the other waits;
 #   3. the serving node SIGSTOPped for 3 x the lease, then SIGCONT: its partner
@@ -82,8 +83,17 @@ check "A restarted after the crash is held down" wait_roles HELD_DOWN ACTIVE
 check "giveback to A after the crash" ctl b giveback
 check "A serves again after the crash" wait_roles ACTIVE STANDBY
 
-# 2. The peer link cut, storage shared: the lease keeps one server.
+# 2a. The peer link cut, the second link up: its heartbeats keep the partner
+# alive, nothing moves.
+silent_before=$(grep -c "no word from the partner" "$dir/b.log" || true)
 ip -n "$nsa" link set "pla-$id" down
+sleep 2
+check "with the peer link cut, the second link's heartbeats keep B a standby" wait_roles ACTIVE STANDBY
+check "B did not take A for dead" test "$(grep -c "no word from the partner" "$dir/b.log" || true)" = "$silent_before"
+check "B counts heartbeats on the second link" sh -c "'$twinctl' -s '$dir/b/admin.sock' pair | grep -q '^heartbeats_link2 [1-9]'"
+
+# 2. Both links cut, storage shared: the lease keeps one server.
+ip -n "$nsa" link set "l2a-$id" down
 both=0 a_ok=0 b_ok=0 samples=0
 for _ in $(seq 40); do # 40 x ~100 ms + the probes: more than 3 x the lease
 	ra=0 rb=0
@@ -97,8 +107,14 @@ echo "# link cut: $samples samples, A answered $a_ok, B answered $b_ok, both $bo
 check "with the peer link cut, never both nodes answer" test "$both" = 0
 check "with the peer link cut, the lease holder A keeps serving" test "$a_ok" = "$samples"
 check "B logged that it waits for A's lease" grep -q "no word from the partner" "$dir/b.log"
+# (a link that went down lost its /32 routes: put them back)
 ip -n "$nsa" link set "pla-$id" up
-check "the link back: A serves, B stands by" wait_roles ACTIVE STANDBY
+ip -n "$nsa" link set "l2a-$id" up
+ip -n "$nsa" route replace 192.0.2.62/32 dev "pla-$id"
+ip -n "$nsb" route replace 192.0.2.61/32 dev "plb-$id"
+ip -n "$nsa" route replace 192.0.2.72/32 dev "l2a-$id"
+ip -n "$nsb" route replace 192.0.2.71/32 dev "l2b-$id"
+check "the links back: A serves, B stands by" wait_roles ACTIVE STANDBY
 
 # 3. A frozen (SIGSTOP) for 3 x the lease: B takes over; A, resumed, answers nothing.
 kill -STOP "$pida"
