@@ -203,13 +203,27 @@ static void verify(struct client *c, struct nfs_context *nfs)
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
-	struct nfs_context *nfs = nfs_init_context();
-	struct nfs_url *u = nfs ? nfs_parse_url_dir(nfs, c->o->url) : NULL;
-	if (!u || nfs_mount(nfs, u->server, u->path) != 0) {
-		fprintf(stderr, "pairload: client %d: mount: %s\n", c->id,
+	struct nfs_context *nfs = NULL;
+	struct nfs_url *u = NULL;
+	/* The initial mount is set-up, not the failover under test: a few tries.
+	 * As root libnfs binds a reserved source port, and one still in TIME_WAIT
+	 * from an earlier client in the same namespace fails its connect. */
+	for (int tries = 0; tries < 5; tries++) {
+		if (u)
+			nfs_destroy_url(u);
+		if (nfs)
+			nfs_destroy_context(nfs);
+		nfs = nfs_init_context();
+		u = nfs ? nfs_parse_url_dir(nfs, c->o->url) : NULL;
+		if (u && nfs_mount(nfs, u->server, u->path) == 0)
+			break;
+		fprintf(stderr, "pairload: client %d: mount (try %d): %s\n", c->id, tries + 1,
 			nfs ? nfs_get_error(nfs) : "no memory");
-		c->errors++;
-		goto out;
+		usleep(200000);
+		if (tries == 4) {
+			c->errors++;
+			goto out;
+		}
 	}
 	nfs_set_timeout(nfs, 20000);
 	nfs_set_autoreconnect(nfs, -1); /* reconnect and resend, as a hard mount does */
