@@ -215,7 +215,13 @@ static bool dispatch_admit(struct drc *drc, const struct proc_desc *d, struct rp
 		rpc_req_reply_raw(req, buf, len);
 		return false;
 	case DRC_IN_PROGRESS:
-		/* The original's reply will answer this copy too (RFC 1813 §4.1). */
+		/* An idempotent call runs again: the copy may come on a new connection
+		 * (the original's reply then goes to a dead one), or from another
+		 * client behind the same address whose XIDs happen to match (libnfs
+		 * seeds its XIDs per process). Only a non-idempotent one waits for
+		 * the original's reply (RFC 1813 §4.1) and is dropped. */
+		if (!(d->flags & PROC_NONIDEMPOTENT))
+			return true;
 		rpc_req_drop(req);
 		return false;
 	case DRC_NOT_ADMITTED:
