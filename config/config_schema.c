@@ -172,7 +172,10 @@ static const struct config__key keys[CONFIG__NKEYS] = {
 				 .help = "A second address of the partner, on another network, "
 					 "for a second link that carries heartbeats only: the "
 					 "partner is taken for dead only when every link is "
-					 "silent. Empty: one link."},
+					 "silent. The heartbeats are authenticated UDP "
+					 "datagrams, from any local address to this address "
+					 "and peer_port, received on listen_port. Empty: one "
+					 "link."},
     [CONFIG__K_KEY_FILE] = {"key_file", PAIR(key_file), .type = CONFIG__T_PATH, .min = 1,
 			    .max = CONFIG_PATH_MAX - 1, .flags = CONFIG__REQUIRED,
 			    .help = "File holding the pair's shared secret, a copy of the same "
