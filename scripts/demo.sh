@@ -2,6 +2,13 @@
 # demo.sh — README command 1: install what is missing, build, and serve a demo
 # export over NFSv3 on loopback, in the foreground (Ctrl-C stops it).
 #
+#   scripts/demo.sh          one node on loopback
+#   scripts/demo.sh --pair   a failover pair: nodes A and B and a client, each in a
+#                            network namespace made here (192.0.2.0/24, service
+#                            address 192.0.2.100), sharing one export directory
+#                            and a storage lease; it prints how to mount from the
+#                            client namespace and how to move the service.
+#
 # Environment:
 #   TWINFS_DEMO_DIR   directory to export (default /srv/twinfs; gets a hello.txt)
 #   PORT              NFS port (default 2049)
@@ -12,6 +19,7 @@ set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
+pair=0
 
 case "${1:-}" in
 -h | --help)
@@ -19,6 +27,7 @@ case "${1:-}" in
 	exit 0
 	;;
 "") ;;
+--pair) pair=1 ;;
 *)
 	echo "demo.sh: no arguments expected (settings come from the environment; --help)" >&2
 	exit 2
@@ -46,6 +55,41 @@ twinfsd=$root/build/server/twinfsd
 	echo "demo.sh: $twinfsd was not built" >&2
 	exit 1
 }
+
+if [ "$pair" = 1 ]; then
+	# The test bed of the pair tests, kept running until Ctrl-C; its EXIT trap
+	# stops the daemons and removes the namespaces.
+	set -- "$twinfsd"
+	# shellcheck source=tests/integration/lib.sh
+	source "$root/tests/integration/lib.sh"
+	PAIR_NAME=demo
+	# shellcheck source=tests/integration/pairlib.sh
+	source "$root/tests/integration/pairlib.sh"
+	wait_roles ACTIVE STANDBY >/dev/null || {
+		echo "demo.sh: the pair did not come up; logs: $dir/a.log $dir/b.log" >&2
+		exit 1
+	}
+	echo "Hello from a twinfs pair." >"$dir/share/hello.txt"
+	twinctl=$(realpath "$twinctl")
+	cat <<MSG
+twinfs pair demo: node A ($nsa, 192.0.2.11) serves $dir/share as /share on the
+service address $VIP; node B ($nsb, 192.0.2.12) stands by. Logs: $dir/a.log, $dir/b.log
+
+From the client namespace ($nsc, 192.0.2.2):
+    ip netns exec $nsc nfs-cat 'nfs://$VIP/share/hello.txt?version=3&nfsport=2049&mountport=20048'
+    ip netns exec $nsc mount -t nfs -o vers=3,nolock $VIP:/share /mnt   # kernel client
+
+Operate the pair:
+    $twinctl -s $dir/a/admin.sock pair          # roles, lease, mirror
+    $twinctl -s $dir/a/admin.sock handover      # A hands the service to B
+    $twinctl -s $dir/b/admin.sock giveback      # and B gives it back
+    kill -9 $pida                                 # B takes over once A's lease expired
+
+Ctrl-C stops both nodes and removes the namespaces.
+MSG
+	trap 'exit 0' INT TERM
+	while sleep 1; do :; done
+fi
 
 # Check the ports before starting, so that the message names the port and who
 # holds it instead of a bind error in the daemon's log.
