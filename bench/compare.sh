@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# compare.sh [ROUNDS] [CLIENTS] — twinfsd and NFS-Ganesha side by side with bench/twload
+# (NFSv3, loopback, defaults 3 rounds and 8 clients). Every workload runs on both servers
+# in turn, twinfs then Ganesha, ROUNDS times, so machine noise hits both alike. Prints a
+# Markdown table of medians over the rounds: throughput, ratio, p99 latency, and server
+# CPU seconds per 1000 operations (utime+stime of the server during the timed part, see
+# twload -p), then each server's peak RSS (VmHWM).
+#
+# Environment: SECS (twload -t, default 10), MIB (twload -s, default 256),
+# TWINFSD (default build/server/twinfsd), TWLOAD (default build/bench/twload, else
+# build-bench/bench/twload), KEEP_RAW=1 prints every twload line too.
+# Ganesha comes from ../shared/tools/ganesha (scripts/deps.sh --bench installs it); if
+# ganesha.nfsd is missing, twinfsd runs alone. Both servers get their own temp export,
+# are stopped by PID, and the work directory is removed at the end.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+rounds=${1:-3}
+clients=${2:-8}
+secs=${SECS:-10}
+mib=${MIB:-256}
+shared=${TWINFS_SHARED:-$root/../shared}
+workloads=(getattr lookup create readdirplus write read randread)
+
+twinfsd=${TWINFSD:-$root/build/server/twinfsd}
+twload=${TWLOAD:-}
+if [ -z "$twload" ]; then
+	for t in "$root/build/bench/twload" "$root/build-bench/bench/twload"; do
+		[ -x "$t" ] && twload=$t && break
+	done
+fi
+[ -x "$twinfsd" ] || { echo "compare.sh: no twinfsd at $twinfsd (scripts/build.sh)" >&2; exit 2; }
+[ -x "${twload:-}" ] || { echo "compare.sh: no twload built (needs libnfs-dev)" >&2; exit 2; }
+have_ganesha=1
+if ! command -v ganesha.nfsd >/dev/null || [ ! -x "$shared/tools/ganesha/start.sh" ]; then
+	echo "compare.sh: NFS-Ganesha is not installed (scripts/deps.sh --bench); twinfsd alone" >&2
+	have_ganesha=0
+fi
+
+work=$(mktemp -d /tmp/twinfs-compare.XXXXXX)
+tpid=
+gstarted=0
+cleanup() {
+	if [ -n "$tpid" ]; then
+		kill "$tpid" 2>/dev/null || true
+		wait "$tpid" 2>/dev/null || true
+	fi
+	if [ "$gstarted" = 1 ]; then
+		GANESHA_WORKDIR=$work/gw "$shared/tools/ganesha/stop.sh" >/dev/null 2>&1 || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A TCP port nobody listens on (other servers may run on this host).
+free_port() {
+	local p
+	for _ in $(seq 200); do
+		p=$((20000 + RANDOM % 20000))
+		if ! ss -Hltn "sport = :$p" | grep -q . && ! ss -Hltn "sport = :$((p + 1))" | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# Bounded wait until something listens on port $1.
+wait_listen() {
+	for _ in $(seq 100); do
+		ss -Hltn "sport = :$1" | grep -q . && return 0
+		sleep 0.1
+	done
+	echo "compare.sh: nothing listens on port $1" >&2
+	return 1
+}
+
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+tport=$(free_port)
+mkdir -p "$work/tw" "$work/state"
+"$twinfsd" --export "$work/tw" --port "$tport" --mount-port "$((tport + 1))" \
+	--state-dir "$work/state" --log-level warn 2>"$work/twinfsd.log" &
+tpid=$!
+wait_listen "$tport"
+turl="nfs://127.0.0.1$work/tw?version=3&nfsport=$tport&mountport=$((tport + 1))"
+
+if [ "$have_ganesha" = 1 ]; then
+	gport=$(free_port)
+	mkdir -p "$work/g"
+	gpid=$(GANESHA_WORKDIR=$work/gw "$shared/tools/ganesha/start.sh" -p "$gport" \
+		-m "$((gport + 1))" -l "$((gport + 2))" -q "$((gport + 3))" -e "$work/g" -F)
+	gstarted=1
+	wait_listen "$gport"
+	gurl="nfs://127.0.0.1/export?version=3&nfsport=$gport&mountport=$((gport + 1))"
+fi
+
+# run LABEL PID URL WORKLOAD: one twload run, its line prefixed with the label.
+failed=0
+run() {
+	local line
+	line=$("$twload" -u "$3" -c "$clients" -t "$secs" -s "$mib" -w "$4" -p "$2" \
+		2>>"$work/twload.err") || failed=1
+	line=$(grep '^twload ' <<<"$line" || true)
+	[ -n "$line" ] || { echo "compare.sh: $1 $4: twload printed nothing" >&2; return 0; }
+	if [ "${KEEP_RAW:-0}" = 1 ]; then
+		echo "$1 $line" >&2
+	fi
+	echo "server=$1 $line" >>"$work/results"
+}
+
+cmd="bench/compare.sh $rounds $clients (SECS=$secs MIB=$mib)"
+for r in $(seq "$rounds"); do
+	for w in "${workloads[@]}"; do
+		echo "round $r/$rounds: $w" >&2
+		run twinfs "$tpid" "$turl" "$w"
+		if [ "$have_ganesha" = 1 ]; then
+			run ganesha "$gpid" "$gurl" "$w"
+		fi
+	done
+done
+thwm=$(hwm_kib "$tpid")
+ghwm=0
+if [ "$have_ganesha" = 1 ]; then
+	ghwm=$(hwm_kib "$gpid")
+fi
+
+echo "# twinfsd vs NFS-Ganesha (NFSv3, loopback, twload)"
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), command: \`$cmd\`"
+echo
+python3 - "$work/results" "$thwm" "$ghwm" "${workloads[@]}" <<'PY'
+import collections, statistics, sys
+
+path, thwm, ghwm, workloads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+runs = collections.defaultdict(list)
+for line in open(path):
+    kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
+    runs[(kv["server"], kv["workload"])].append(kv)
+
+def med(server, w, fn):
+    v = [fn(kv) for kv in runs.get((server, w), [])]
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
+
+def cpu_per_k(kv):
+    ops = float(kv["ops"])
+    return float(kv["srv_cpu_s"]) * 1000.0 / ops if ops else None
+
+def fmt(x, nd=0):
+    return "–" if x is None else f"{x:.{nd}f}"
+
+print("| workload | twinfs | Ganesha | ratio | p99 µs twinfs / Ganesha "
+      "| CPU s per 1k ops twinfs / Ganesha | errors twinfs / Ganesha |")
+print("| --- | --- | --- | --- | --- | --- | --- |")
+for w in workloads:
+    data = w in ("write", "read")
+    key, unit = ("mb_s", "MB/s") if data else ("ops_s", "ops/s")
+    t = med("twinfs", w, lambda kv: float(kv[key]))
+    g = med("ganesha", w, lambda kv: float(kv[key]))
+    ratio = t / g if t is not None and g else None
+    tp = med("twinfs", w, lambda kv: float(kv["p99_us"]))
+    gp = med("ganesha", w, lambda kv: float(kv["p99_us"]))
+    tc = med("twinfs", w, cpu_per_k)
+    gc = med("ganesha", w, cpu_per_k)
+    te = sum(int(kv["errors"]) for kv in runs.get(("twinfs", w), []))
+    ge = sum(int(kv["errors"]) for kv in runs.get(("ganesha", w), []))
+    nd = 1 if data or (t is not None and t < 100) else 0
+    print(f"| {w} | {fmt(t, nd)} {unit} | {fmt(g, nd)} {unit} | {fmt(ratio, 2)} "
+          f"| {fmt(tp)} / {fmt(gp)} | {fmt(tc, 3)} / {fmt(gc, 3)} | {te} / {ge} |")
+print()
+print(f"Peak RSS (VmHWM): twinfsd {thwm / 1024:.0f} MiB, "
+      f"Ganesha {ghwm / 1024:.0f} MiB" if ghwm else
+      f"Peak RSS (VmHWM): twinfsd {thwm / 1024:.0f} MiB (Ganesha not run)")
+PY
+if [ "$failed" = 1 ]; then
+	echo >&2
+	echo "compare.sh: some twload runs reported errors or failed; stderr:" >&2
+	tail -n 20 "$work/twload.err" >&2
+	exit 1
+fi
