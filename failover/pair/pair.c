@@ -1,129 +1,9 @@
-#include "failover/pair/pair.h"
-
-#include <arpa/inet.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <netdb.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <spawn.h>
-#include <stdatomic.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
-
-#include "failover/fence/lease.h"
-#include "failover/heartbeat/heartbeat.h"
-#include "failover/mirror/mirror.h"
-#include "failover/peer/link.h"
-#include "failover/peer/peer.h"
-#include "failover/role/role.h"
-#include "failover/tickle/tickle.h"
-#include "failover/vip/vip.h"
-#include "server/admin/admin.h"
-#include "server/log/log.h"
+#include "failover/pair/pair_int.h"
 
 static int pair_resolve(const char *addr, uint16_t port, struct sockaddr_storage *ss,
 			socklen_t *len);
 
-#define PAIR_LOOP_TICK_MS 50
-#define PAIR_MAX_JOBS	  32
-#define PAIR_HOOK_TIMEOUT 60000
-/* how long a can-backup check waits for the partner's mirror stream to catch up */
-#define PAIR_CATCH_UP_WAIT_MS 5000
-/* the serving node's client list goes to the partner this often (and at release) */
-#define PAIR_CLIENTS_MS	 1000
-#define PAIR_MAX_CLIENTS 4096
-
-struct pair_job {
-	uint32_t actions;
-	enum role_state next;
-	uint64_t epoch;
-	enum role_refuse refuse;
-};
-
-struct pair {
-	struct config_pair cfg;
-	struct pair_ops ops;
-	uint64_t config_fp;
-	struct vip vip;
-
-	/* the peer link: used by the loop (receive, heartbeats) and the executor
-	 * (messages of transitions), one at a time */
-	pthread_mutex_t link_lock;
-	struct peer_link *link;
-	struct peer_link *cand; /* a new connection from the partner, until its HELLO (loop only) */
-	struct hb *hb2;		/* heartbeats on the second link (peer_address2), or NULL */
-	uint64_t hb2_rx;	/* heartbeats received there */
-	int listen_fd, connect_fd;
-	unsigned backoff_ms;
-	uint64_t next_connect_ms;
-	struct sockaddr_storage peer_sa, peer_sa2;
-	socklen_t peer_salen;
-
-	/* the role, and what we know of the partner: under lock */
-	pthread_mutex_t lock;
-	enum role_state state;
-	uint64_t epoch; /* bumped at every change of state */
-	struct role_timer *timer;
-	enum role_fault fault;
-	char fault_detail[PEER_DETAIL_MAX + 1]; /* "storage: <the probe's sentence>" */
-	char refuse_detail[PEER_DETAIL_MAX + 1];
-	uint64_t last_rx_ms;
-	bool silent_reported;
-	uint64_t next_silent_ms;
-	/* the storage lease (NULL without lease_path): its own thread renews it
-	 * (holder) or watches it (otherwise); storage I/O may hang, the loop not */
-	struct lease *lease;
-	bool lease_held;
-	struct lease_view lease_view;
-	bool have_lease_view;
-	pthread_t lease_thread;
-	/* one lease call at a time (the lease object is single-threaded); held
-	 * across storage I/O, so never taken by the loop thread */
-	pthread_mutex_t lease_lock;
-	uint64_t lease_epoch_held;
-	bool peer_seen, peer_holds_me, peer_fp_ok;
-	enum role_state peer_state;
-	/* the SHUTDOWN_REQUEST this node sent last (a RELEASED must name it) and
-	 * the one it received last (its RELEASED names that) */
-	uint64_t shutdown_sent, shutdown_rx;
-	/* refusals seen here (own check, partner's REFUSE), for twinctl's wait */
-	uint64_t refusals;
-	char last_refusal[2 * PEER_DETAIL_MAX];
-	uint8_t peer_verf[8];
-	bool have_peer_verf;
-	/* the mirror: what this node stored of the partner's stream (standby), and
-	 * what the partner says of it */
-	uint64_t mirror_stored, mirror_loaded, peer_mirror_pos;
-	bool peer_caught_up;
-	uint64_t next_attach_ms;
-
-	/* the partner's client connections to the service address (CLIENTS), for
-	 * the tickle after a claim; and what this node sent last of its own */
-	struct tickle_conn *clients;
-	uint32_t nclients;
-	uint64_t clients_sum, next_clients_ms;
-	unsigned tickle_rounds; /* still to send, one every TICKLE_INTERVAL_MS */
-	uint64_t next_tickle_ms;
-	struct sockaddr_storage vip_sa;
-
-	_Atomic bool stay_down_on;
-	uint64_t next_hb_ms, next_sd_ms;
-
-	/* the executor's queue */
-	pthread_cond_t job_cv;
-	struct pair_job jobs[PAIR_MAX_JOBS];
-	unsigned njobs;
-	bool stopping;
-	pthread_t loop_thread, exec_thread, mirror_thread;
-	bool started;
-};
-
-static uint64_t now_ms(void)
+uint64_t pair__now_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -168,7 +48,7 @@ static struct role_transition pair_apply_locked(struct pair *p, enum role_event 
 	return t;
 }
 
-static struct role_transition pair_apply(struct pair *p, enum role_event ev, uint64_t epoch)
+struct role_transition pair__apply(struct pair *p, enum role_event ev, uint64_t epoch)
 {
 	pthread_mutex_lock(&p->lock);
 	struct role_transition t = pair_apply_locked(p, ev, epoch);
@@ -202,7 +82,7 @@ static const char *pair_refuse_text(enum role_refuse r)
 
 /* ---- messages -------------------------------------------------------------------- */
 
-static enum peer_status pair_send(struct pair *p, const struct peer_msg *m)
+enum peer_status pair__send(struct pair *p, const struct peer_msg *m)
 {
 	pthread_mutex_lock(&p->link_lock);
 	enum peer_status st = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE
@@ -224,7 +104,7 @@ static void pair_send_notice(struct pair *p, enum peer_type type, uint16_t code,
 	size_t len = strnlen(text, PEER_DETAIL_MAX);
 	memcpy(n->detail, text, len);
 	n->detail[len] = '\0';
-	pair_send(p, &m);
+	pair__send(p, &m);
 }
 
 static void pair_send_heartbeat(struct pair *p)
@@ -244,7 +124,7 @@ static void pair_send_heartbeat(struct pair *p)
 	 * bit 2: this node's mirror stream to the partner is caught up */
 	m.u.heartbeat.health = (atomic_load(&p->stay_down_on) ? 1u : 0u) |
 			       (p->cfg.preferred ? 2u : 0u) | (ms.caught_up ? 4u : 0u);
-	pair_send(p, &m);
+	pair__send(p, &m);
 }
 
 /* ---- actions ------------------------------------------------------------------- */
@@ -304,70 +184,6 @@ static int pair_address(struct pair *p, bool add)
 	return rc;
 }
 
-/* Attaches the stream and re-sends what the request table holds, so a standby
- * that joined late (or fell behind) has every saved reply. */
-static void pair_mirror_attach(struct pair *p)
-{
-	mirror_attach(p->ops.mirror);
-	uint32_t n = p->ops.mirror_catch_up(p->ops.arg);
-	mirror_mark_catchup(p->ops.mirror);
-	log_info("pair: mirror stream attached, catching the partner up with %u saved replies", n);
-}
-
-/* The release's last records: every reply sent so far is on the partner before
- * it is told RELEASED. A stream that cannot finish does not stop the release:
- * the partner asked for it, and without a link it would take over anyway. */
-static void pair_sync_mirror(struct pair *p)
-{
-	if (!mirror_caught_up(p->ops.mirror)) {
-		mirror_detach(p->ops.mirror, "re-sending everything for the release");
-		pair_mirror_attach(p);
-	}
-	int rc = mirror_flush(p->ops.mirror, p->cfg.mirror_timeout_ms + 1000);
-	struct mirror_stats ms;
-	mirror_get_stats(p->ops.mirror, &ms);
-	if (rc < 0)
-		log_error("pair: the mirror did not catch up before the release (%s): the "
-			  "partner may run retransmitted calls again",
-			  strerror(-rc));
-	else
-		log_info("pair: mirror flushed at position %" PRIu64, ms.acked);
-}
-
-static void pair_load_mirror(struct pair *p)
-{
-	/* The records went into the request table as they arrived: nothing is left
-	 * to load, only to report. */
-	pthread_mutex_lock(&p->lock);
-	uint64_t n = p->mirror_loaded, pos = p->mirror_stored;
-	pthread_mutex_unlock(&p->lock);
-	log_info("pair: the request table holds %" PRIu64
-		 " saved replies from the partner (stream position %" PRIu64 ")",
-		 n, pos);
-}
-
-/* The partner serves and says its stream to this node is not caught up. */
-static bool pair_mirror_behind(struct pair *p)
-{
-	pthread_mutex_lock(&p->lock);
-	bool behind = p->peer_seen && p->peer_state == ROLE_ACTIVE && !p->peer_caught_up;
-	pthread_mutex_unlock(&p->lock);
-	return behind;
-}
-
-/* A partner that has just started serving (a restart, a giveback) catches this
- * node up first: a check waits for that a little rather than refuse at once. */
-static int pair_mirror_wait(struct pair *p)
-{
-	uint64_t until = now_ms() + PAIR_CATCH_UP_WAIT_MS;
-	while (pair_mirror_behind(p)) {
-		if (now_ms() >= until)
-			return -EAGAIN;
-		usleep(20000);
-	}
-	return 0;
-}
-
 static int pair_check(struct pair *p)
 {
 	char why[PEER_DETAIL_MAX + 1] = "";
@@ -379,7 +195,7 @@ static int pair_check(struct pair *p)
 		snprintf(why, sizeof(why), "peer link down"), rc = -ENOTCONN;
 	else if (!p->peer_fp_ok)
 		snprintf(why, sizeof(why), "exports differ from the partner's"), rc = -EINVAL;
-	else if (pair_mirror_wait(p) < 0)
+	else if (pair__mirror_wait(p) < 0)
 		snprintf(why, sizeof(why),
 			 "mirror behind: this node lacks some of the partner's "
 			 "saved replies"),
@@ -404,7 +220,7 @@ static void pair_send_released(struct pair *p)
 	struct mirror_stats ms;
 	mirror_get_stats(p->ops.mirror, &ms);
 	m.u.released.mirror_pos = ms.acked;
-	pair_send(p, &m);
+	pair__send(p, &m);
 }
 
 static void pair_send_refuse(struct pair *p, enum role_refuse why)
@@ -416,230 +232,6 @@ static void pair_send_refuse(struct pair *p, enum role_refuse why)
 		 p->refuse_detail[0] ? ": " : "", p->refuse_detail);
 	pthread_mutex_unlock(&p->lock);
 	pair_send_notice(p, PEER_REFUSE, (uint16_t)why, detail);
-}
-
-/* Is sa (a local address of a client connection) the service address? An
- * IPv4-mapped IPv6 address counts as the IPv4 one. */
-static bool pair_is_vip(const struct pair *p, struct sockaddr_storage *sa)
-{
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-	if (sa->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-		struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = in6->sin6_port};
-		memcpy(&in.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
-		memset(sa, 0, sizeof(*sa));
-		memcpy(sa, &in, sizeof(in));
-	}
-	if (sa->ss_family != p->vip_sa.ss_family)
-		return false;
-	if (sa->ss_family == AF_INET)
-		return !memcmp(&((struct sockaddr_in *)sa)->sin_addr,
-			       &((const struct sockaddr_in *)&p->vip_sa)->sin_addr, 4);
-	return !memcmp(&in6->sin6_addr, &((const struct sockaddr_in6 *)&p->vip_sa)->sin6_addr, 16);
-}
-
-static uint64_t pair_sum(const uint8_t *b, size_t n)
-{
-	uint64_t h = 1469598103934665603ull; /* FNV-1a: only to notice a change */
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h ^ n;
-}
-
-/* This node's client connections to the service address, for the partner's
- * tickle after a takeover; sent when they changed (or when force). */
-static void pair_send_clients(struct pair *p, bool force)
-{
-	struct tickle_conn *c = malloc(PAIR_MAX_CLIENTS * sizeof(*c));
-	uint8_t *buf = malloc((size_t)PAIR_MAX_CLIENTS * PEER_CLIENT_LEN);
-	size_t n = c && buf ? p->ops.client_conns(p->ops.arg, c, PAIR_MAX_CLIENTS) : 0;
-	uint32_t count = 0;
-	for (size_t i = 0; i < n; i++)
-		if (pair_is_vip(p, &c[i].server))
-			peer_clients_add(buf, (size_t)PAIR_MAX_CLIENTS * PEER_CLIENT_LEN, &count,
-					 (struct sockaddr *)&c[i].server,
-					 (struct sockaddr *)&c[i].client);
-	uint64_t sum = buf ? pair_sum(buf, (size_t)count * PEER_CLIENT_LEN) : 0;
-	pthread_mutex_lock(&p->lock);
-	bool send = buf && (force || sum != p->clients_sum);
-	pthread_mutex_unlock(&p->lock);
-	struct peer_msg m = {.type = PEER_CLIENTS};
-	m.u.clients = (struct peer_clients){count, buf};
-	if (send && pair_send(p, &m) == PEER_OK) {
-		pthread_mutex_lock(&p->lock);
-		p->clients_sum = sum;
-		pthread_mutex_unlock(&p->lock);
-	}
-	free(buf);
-	free(c);
-}
-
-static void pair_rx_clients(struct pair *p, const struct peer_clients *pc)
-{
-	pthread_mutex_lock(&p->lock);
-	p->nclients = 0;
-	for (uint32_t i = 0; i < pc->count && i < PAIR_MAX_CLIENTS && p->clients; i++) {
-		peer_clients_get(pc, i, &p->clients[i].server, &p->clients[i].client);
-		p->nclients++;
-	}
-	pthread_mutex_unlock(&p->lock);
-}
-
-/* One round of tickles to the partner's clients (DESIGN.md): each client's TCP
- * answers the bare ACK, gets an RST from this node, and reconnects at once. */
-static void pair_tickle(struct pair *p)
-{
-	pthread_mutex_lock(&p->lock);
-	uint32_t n = p->nclients;
-	struct tickle_conn *c = n ? malloc(n * sizeof(*c)) : NULL;
-	if (c)
-		memcpy(c, p->clients, n * sizeof(*c));
-	pthread_mutex_unlock(&p->lock);
-	if (!c)
-		return;
-	int rc = tickle_send(c, n, 1);
-	if (rc < 0)
-		log_warn("pair: tickle of %u client connections: %s", n, strerror(-rc));
-	else
-		log_debug("pair: tickled %d client connections", rc);
-	free(c);
-}
-
-/* ---- the storage lease (failover/fence) ---- */
-
-static void pair_lease_lost(struct pair *p);
-
-static uint64_t boottime_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Claiming: take the lease, cleanly released (acquire) or seen expired
- * (seize). Failing fails the claim: somebody else holds it. */
-static int pair_lease_take(struct pair *p, bool seize)
-{
-	if (!p->lease)
-		return 0;
-	pthread_mutex_lock(&p->lease_lock);
-	int rc = seize ? lease_seize(p->lease) : lease_acquire(p->lease);
-	/* A clean start over a lease left held (by this node before a crash, or
-	 * unreadable): it is taken once seen expired, as after an unplanned stop. */
-	struct lease_view v;
-	if (rc == -EBUSY && !seize && lease_observe(p->lease, &v) == 0 && v.expired) {
-		rc = lease_seize(p->lease);
-		if (rc == 0)
-			log_warn("pair: the storage lease was left held (node %u, epoch %" PRIu64
-				 "): seized it after it expired",
-				 v.holder, v.epoch);
-	}
-	uint64_t epoch = lease_epoch(p->lease);
-	pthread_mutex_unlock(&p->lease_lock);
-	if (rc < 0) {
-		log_error("pair: cannot %s the storage lease %s: %s", seize ? "seize" : "acquire",
-			  p->cfg.lease_path, strerror(-rc));
-		return rc;
-	}
-	p->ops.set_answer_until(p->ops.arg, lease_valid_until(p->lease));
-	pthread_mutex_lock(&p->lock);
-	p->lease_held = true;
-	p->lease_epoch_held = epoch;
-	pthread_mutex_unlock(&p->lock);
-	log_info("pair: storage lease %s, epoch %" PRIu64, seize ? "seized" : "acquired", epoch);
-	return 0;
-}
-
-/* Release (clean: the partner may acquire at once) or abandon (let it expire).
- * Abandoning is also done when the loop already gave the lease up (lost). */
-static void pair_lease_drop(struct pair *p, bool release)
-{
-	if (!p->lease)
-		return;
-	pthread_mutex_lock(&p->lock);
-	bool held = p->lease_held;
-	p->lease_held = false;
-	pthread_mutex_unlock(&p->lock);
-	pthread_mutex_lock(&p->lease_lock);
-	int rc = release && held ? lease_release(p->lease) : 0;
-	if (!release || !held)
-		lease_abandon(p->lease);
-	pthread_mutex_unlock(&p->lease_lock);
-	if (rc < 0)
-		log_error("pair: releasing the storage lease: %s (the partner waits for it to "
-			  "expire)",
-			  strerror(-rc));
-}
-
-/* One pass of the lease thread: the holder renews; a node that lost its lease
- * (the partner's epoch on record) stops at once. Others watch the record, and
- * while fencing report its expiry. */
-static void pair_lease_step(struct pair *p)
-{
-	pthread_mutex_lock(&p->lock);
-	bool held = p->lease_held;
-	uint64_t epoch = p->epoch;
-	bool fencing = p->state == ROLE_FENCING;
-	pthread_mutex_unlock(&p->lock);
-	if (held) {
-		uint64_t until = 0;
-		pthread_mutex_lock(&p->lease_lock);
-		int rc = lease_renew(p->lease, &until);
-		pthread_mutex_unlock(&p->lease_lock);
-		if (rc == 0) {
-			p->ops.set_answer_until(p->ops.arg, until);
-		} else if (rc == -ESTALE) {
-			log_error("pair: the partner holds the storage lease now: stopping");
-			pair_lease_lost(p);
-		} else {
-			log_warn("pair: storage lease not renewed: %s", strerror(-rc));
-		}
-		return;
-	}
-	struct lease_view v;
-	pthread_mutex_lock(&p->lease_lock);
-	int rc = lease_observe(p->lease, &v);
-	pthread_mutex_unlock(&p->lease_lock);
-	if (rc < 0)
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->lease_view = v;
-	p->have_lease_view = true;
-	pthread_mutex_unlock(&p->lock);
-	if (fencing && v.expired)
-		pair_apply(p, v.free ? ROLE_EV_LEASE_FREE : ROLE_EV_PEER_FENCED, epoch);
-}
-
-/* Stops serving before the lease runs out (issue: a node that cannot renew
- * stops first), or at once when the partner took it. */
-static void pair_lease_lost(struct pair *p)
-{
-	pthread_mutex_lock(&p->lock);
-	bool held = p->lease_held;
-	p->lease_held = false;
-	pthread_mutex_unlock(&p->lock);
-	if (!held)
-		return;
-	/* Not lease_abandon() here: the loop thread must not wait for the lease
-	 * thread, which may be stuck in storage I/O; nothing is renewed any more
-	 * since lease_held is false. */
-	p->ops.set_serving(p->ops.arg, false);
-	pair_apply(p, ROLE_EV_LEASE_LOST, 0);
-}
-
-static void *pair_lease_loop(void *arg)
-{
-	struct pair *p = arg;
-	uint32_t period = p->cfg.lease_ms / 4 > 20 ? p->cfg.lease_ms / 4 : 20;
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		bool stop = p->stopping;
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			break;
-		pair_lease_step(p);
-		usleep(period * 1000);
-	}
-	return NULL;
 }
 
 /* A refusal for twinctl to report: it waits for the outcome of a command by
@@ -660,14 +252,14 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		/* With a lease, the lease thread says PEER_FENCED once it has seen the
 		 * partner's lease expire (or LEASE_FREE: released). */
 		if (!p->lease)
-			pair_apply(p, ROLE_EV_PEER_FENCED, job->epoch);
+			pair__apply(p, ROLE_EV_PEER_FENCED, job->epoch);
 		return 0;
 	case ROLE_A_LEASE_ACQUIRE:
 	case ROLE_A_LEASE_SEIZE:
-		return pair_lease_take(p, a == ROLE_A_LEASE_SEIZE);
+		return pair__lease_take(p, a == ROLE_A_LEASE_SEIZE);
 	case ROLE_A_LEASE_RELEASE:
 	case ROLE_A_LEASE_ABANDON:
-		pair_lease_drop(p, a == ROLE_A_LEASE_RELEASE);
+		pair__lease_drop(p, a == ROLE_A_LEASE_RELEASE);
 		return 0;
 	case ROLE_A_STOP_STAY_DOWN:
 		atomic_store(&p->stay_down_on, false);
@@ -676,13 +268,13 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		return 0; /* part of drain */
 	case ROLE_A_DRAIN:
 		if (p->ops.drain(p->ops.arg, p->cfg.drain_timeout_ms) == 0)
-			pair_apply(p, ROLE_EV_DRAIN_DONE, job->epoch);
+			pair__apply(p, ROLE_EV_DRAIN_DONE, job->epoch);
 		return 0; /* a drain that timed out ends by the role timer */
 	case ROLE_A_FLUSH_WRITES:
 		return p->ops.flush(p->ops.arg);
 	case ROLE_A_SYNC_MIRROR:
-		pair_sync_mirror(p);
-		pair_send_clients(p, true);
+		pair__sync_mirror(p);
+		pair__send_clients(p, true);
 		return 0;
 	case ROLE_A_CLOSE_CONNECTIONS:
 		p->ops.set_serving(p->ops.arg, false);
@@ -705,13 +297,13 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 					    p->refuse_detail);
 			pthread_mutex_unlock(&p->lock);
 		}
-		pair_apply(p, rc == 0 ? ROLE_EV_CHECK_PASSED : ROLE_EV_CHECK_FAILED, job->epoch);
+		pair__apply(p, rc == 0 ? ROLE_EV_CHECK_PASSED : ROLE_EV_CHECK_FAILED, job->epoch);
 		return 0;
 	}
 	case ROLE_A_RUN_ACQUIRE_HOOK:
 		return pair_hook(p->cfg.acquire_hook, "acquire");
 	case ROLE_A_LOAD_MIRROR:
-		pair_load_mirror(p);
+		pair__load_mirror(p);
 		return 0;
 	case ROLE_A_BUMP_VERIFIER:
 		p->ops.bump_verifier(p->ops.arg);
@@ -723,17 +315,17 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		bool up = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE;
 		pthread_mutex_unlock(&p->link_lock);
 		if (up && !mirror_attached(p->ops.mirror))
-			pair_mirror_attach(p);
+			pair__mirror_attach(p);
 		p->ops.set_serving(p->ops.arg, true);
 		return 0;
 	}
 	case ROLE_A_ADD_ADDRESS:
 		return pair_address(p, true);
 	case ROLE_A_TICKLE_CLIENTS:
-		pair_tickle(p);
+		pair__tickle(p);
 		pthread_mutex_lock(&p->lock);
 		p->tickle_rounds = 2; /* more rounds from the loop, in case of a lost ARP */
-		p->next_tickle_ms = now_ms() + TICKLE_INTERVAL_MS;
+		p->next_tickle_ms = pair__now_ms() + TICKLE_INTERVAL_MS;
 		uint32_t n = p->nclients;
 		pthread_mutex_unlock(&p->lock);
 		log_info("pair: tickled the partner's %u client connections", n);
@@ -760,7 +352,7 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		pthread_mutex_lock(&p->lock);
 		p->shutdown_sent = job->epoch;
 		pthread_mutex_unlock(&p->lock);
-		pair_send(p, &m);
+		pair__send(p, &m);
 		return 0;
 	}
 	case ROLE_A_SEND_REFUSE:
@@ -770,10 +362,10 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		pair_send_released(p);
 		return 0;
 	case ROLE_A_SEND_GIVEBACK:
-		pair_send(p, &(struct peer_msg){.type = PEER_GIVEBACK});
+		pair__send(p, &(struct peer_msg){.type = PEER_GIVEBACK});
 		return 0;
 	default:
-		/* LOG (done by pair_apply), STOP_FENCE (the lease thread only watches
+		/* LOG (done by pair__apply), STOP_FENCE (the lease thread only watches
 		 * while FENCING): nothing to do. */
 		return 0;
 	}
@@ -805,9 +397,9 @@ static void pair_run_job(struct pair *p, const struct pair_job *job)
 		if (job->actions & ROLE_ACT(a))
 			rc = pair_do(p, (enum role_action)a, job);
 	if (releasing)
-		pair_apply(p, rc ? ROLE_EV_RELEASE_FAILED : ROLE_EV_RELEASE_DONE, job->epoch);
+		pair__apply(p, rc ? ROLE_EV_RELEASE_FAILED : ROLE_EV_RELEASE_DONE, job->epoch);
 	if (claiming)
-		pair_apply(p, rc ? ROLE_EV_CLAIM_FAILED : ROLE_EV_CLAIM_DONE, job->epoch);
+		pair__apply(p, rc ? ROLE_EV_CLAIM_FAILED : ROLE_EV_CLAIM_DONE, job->epoch);
 }
 
 static void *pair_executor(void *arg)
@@ -841,7 +433,7 @@ static void pair_link_down(struct pair *p, const char *why)
 		log_warn("pair: peer link down: %s", why);
 	mirror_detach(p->ops.mirror, "peer link down");
 	p->backoff_ms = peer_backoff_next(p->backoff_ms);
-	p->next_connect_ms = now_ms() + p->backoff_ms;
+	p->next_connect_ms = pair__now_ms() + p->backoff_ms;
 }
 
 static void pair_attach(struct pair *p, int fd)
@@ -854,23 +446,6 @@ static void pair_attach(struct pair *p, int fd)
 		log_warn("pair: peer link: %s", peer_strerror(st));
 	else
 		p->backoff_ms = 0;
-}
-
-/* A batch of the partner's stream: into the request table at once, then the
- * acknowledgement its sync replies wait for. */
-static void pair_rx_mirror(struct pair *p, const struct peer_mirror *m)
-{
-	uint32_t off = 0, len, loaded = 0;
-	const uint8_t *rec;
-	while (peer_mirror_next(m, &off, &rec, &len))
-		loaded += p->ops.mirror_load(p->ops.arg, rec, len) == 0;
-	pthread_mutex_lock(&p->lock);
-	p->mirror_stored = m->position;
-	p->mirror_loaded += loaded;
-	pthread_mutex_unlock(&p->lock);
-	struct peer_msg ack = {.type = PEER_MIRROR_ACK};
-	ack.u.mirror_ack.position = m->position;
-	pair_send(p, &ack);
 }
 
 static void pair_rx_heartbeat(struct pair *p, const struct peer_heartbeat *hb)
@@ -913,7 +488,7 @@ static void pair_rx(struct pair *p, const struct peer_msg *m)
 	    [PEER_GIVEBACK] = ROLE_EV_RX_GIVEBACK,
 	};
 	pthread_mutex_lock(&p->lock);
-	p->last_rx_ms = now_ms();
+	p->last_rx_ms = pair__now_ms();
 	p->silent_reported = false;
 	p->peer_seen = true;
 	pthread_mutex_unlock(&p->lock);
@@ -929,13 +504,13 @@ static void pair_rx(struct pair *p, const struct peer_msg *m)
 		pair_rx_heartbeat(p, &m->u.heartbeat);
 		return;
 	case PEER_MIRROR:
-		pair_rx_mirror(p, &m->u.mirror);
+		pair__rx_mirror(p, &m->u.mirror);
 		return;
 	case PEER_MIRROR_ACK:
 		mirror_acked(p->ops.mirror, m->u.mirror_ack.position);
 		return;
 	case PEER_CLIENTS:
-		pair_rx_clients(p, &m->u.clients);
+		pair__rx_clients(p, &m->u.clients);
 		return;
 	case PEER_FAULT:
 		log_warn("pair: partner reports a fault: %s", m->u.fault.detail);
@@ -973,7 +548,7 @@ static void pair_rx(struct pair *p, const struct peer_msg *m)
 	default:
 		break;
 	}
-	pair_apply(p, ev_of[m->type], 0);
+	pair__apply(p, ev_of[m->type], 0);
 }
 
 static void pair_receive(struct pair *p)
@@ -1015,7 +590,8 @@ static void pair_connect_step(struct pair *p, short revents)
 	bool have = peer_link_fd(p->link) >= 0;
 	pthread_mutex_unlock(&p->link_lock);
 	/* Node 1 connects, node 2 accepts: one connection, no crossing attempts. */
-	if (have || p->connect_fd >= 0 || p->cfg.node_id != 1 || now_ms() < p->next_connect_ms)
+	if (have || p->connect_fd >= 0 || p->cfg.node_id != 1 ||
+	    pair__now_ms() < p->next_connect_ms)
 		return;
 	int fd;
 	/* From the listen address when it is a specific one: that is the address
@@ -1107,7 +683,7 @@ static void pair_receive_hb2(struct pair *p)
 	if (n <= 0)
 		return;
 	pthread_mutex_lock(&p->lock);
-	p->last_rx_ms = now_ms();
+	p->last_rx_ms = pair__now_ms();
 	p->silent_reported = false;
 	p->hb2_rx += (uint64_t)n;
 	pthread_mutex_unlock(&p->lock);
@@ -1138,49 +714,9 @@ static void pair_receive_cand(struct pair *p)
 	pair_rx(p, &m);
 }
 
-/* The stream runs while this node serves and the partner listens; one that fell
- * behind is attached again (with a catch-up) at most every two seconds. */
-static void pair_mirror_keep(struct pair *p, bool serving, bool attach, uint64_t now)
-{
-	if (!serving) {
-		if (mirror_attached(p->ops.mirror))
-			mirror_detach(p->ops.mirror, "this node no longer serves");
-		return;
-	}
-	pthread_mutex_lock(&p->link_lock);
-	bool up = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE;
-	pthread_mutex_unlock(&p->link_lock);
-	if (!attach || !up || mirror_attached(p->ops.mirror))
-		return;
-	p->next_attach_ms = now + 2000;
-	pair_mirror_attach(p);
-}
-
-/* Serving: the client list to the partner every PAIR_CLIENTS_MS when it changed.
- * Just claimed: the remaining tickle rounds, then the list is spent. */
-static void pair_clients_timer(struct pair *p, uint64_t now)
-{
-	pthread_mutex_lock(&p->lock);
-	bool serving = p->state == ROLE_ACTIVE;
-	bool send = serving && now >= p->next_clients_ms;
-	if (send)
-		p->next_clients_ms = now + PAIR_CLIENTS_MS;
-	bool tickle = p->tickle_rounds && now >= p->next_tickle_ms;
-	if (tickle) {
-		p->next_tickle_ms = now + TICKLE_INTERVAL_MS;
-		if (--p->tickle_rounds == 0)
-			p->nclients = 0;
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (tickle)
-		pair_tickle(p);
-	if (send)
-		pair_send_clients(p, false);
-}
-
 static void pair_timers(struct pair *p)
 {
-	uint64_t now = now_ms();
+	uint64_t now = pair__now_ms();
 	if (now >= p->next_hb_ms) {
 		pair_send_heartbeat(p);
 		if (p->hb2) {
@@ -1192,7 +728,7 @@ static void pair_timers(struct pair *p)
 		p->next_hb_ms = now + p->cfg.heartbeat_ms;
 	}
 	if (atomic_load(&p->stay_down_on) && now >= p->next_sd_ms) {
-		pair_send(p, &(struct peer_msg){.type = PEER_STAY_DOWN});
+		pair__send(p, &(struct peer_msg){.type = PEER_STAY_DOWN});
 		p->next_sd_ms = now + p->cfg.stay_down_ms;
 	}
 	pthread_mutex_lock(&p->lock);
@@ -1205,7 +741,7 @@ static void pair_timers(struct pair *p)
 		p->next_silent_ms = now + p->cfg.dead_ms;
 		pair_apply_locked(p, ROLE_EV_PEER_SILENT, 0);
 	}
-	bool lease_late = p->lease_held && boottime_ms() >= lease_valid_until(p->lease);
+	bool lease_late = p->lease_held && pair__boottime_ms() >= lease_valid_until(p->lease);
 	if (role_timer_due(p->timer))
 		pair_apply_locked(p, ROLE_EV_TIMEOUT, 0);
 	/* a claim serves before it is done, a release streams its last records:
@@ -1215,15 +751,15 @@ static void pair_timers(struct pair *p)
 		       p->state == ROLE_TAKING_BACK;
 	bool attach = p->state == ROLE_ACTIVE && p->peer_seen && now >= p->next_attach_ms;
 	pthread_mutex_unlock(&p->lock);
-	pair_mirror_keep(p, serving, attach, now);
-	pair_clients_timer(p, now);
+	pair__mirror_keep(p, serving, attach, now);
+	pair__clients_timer(p, now);
 	if (lease_late) {
 		/* The renewal hangs or fails: stop before the lease runs out, so the
 		 * partner, which waits for it to expire, never finds two servers. */
 		log_error("pair: the storage lease %s was not renewed in time: stopping before it "
 			  "runs out",
 			  p->cfg.lease_path);
-		pair_lease_lost(p);
+		pair__lease_lost(p);
 	}
 }
 
@@ -1259,32 +795,6 @@ static void *pair_loop(void *arg)
 		}
 		pair_timers(p);
 	}
-	return NULL;
-}
-
-/* The sender: batches of queued records, one MIRROR frame each. */
-static void *pair_mirror_sender(void *arg)
-{
-	struct pair *p = arg;
-	uint8_t *buf = malloc(PEER_MIRROR_MAX_BYTES);
-	while (buf) {
-		pthread_mutex_lock(&p->lock);
-		bool stop = p->stopping;
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			break;
-		struct peer_msg m = {.type = PEER_MIRROR};
-		uint32_t used;
-		uint64_t last;
-		uint32_t n = mirror_take(p->ops.mirror, buf, PEER_MIRROR_MAX_BYTES, &used, &last,
-					 PAIR_LOOP_TICK_MS);
-		if (!n)
-			continue;
-		m.u.mirror = (struct peer_mirror){last, n, used, buf};
-		if (pair_send(p, &m) != PEER_OK)
-			mirror_detach(p->ops.mirror, "cannot send to the partner");
-	}
-	free(buf);
 	return NULL;
 }
 
@@ -1408,7 +918,7 @@ const char *pair_role_name(struct pair *p)
 
 static int pair_command(struct pair *p, enum role_event ev, char *msg)
 {
-	struct role_transition t = pair_apply(p, ev, 0);
+	struct role_transition t = pair__apply(p, ev, 0);
 	if (t.refuse != ROLE_REFUSE_NONE) {
 		snprintf(msg, ADMIN_MAX_LINE, "refused: %s", pair_refuse_text(t.refuse));
 		return -EPERM;
@@ -1486,33 +996,6 @@ void pair_report_fault(struct pair *p, enum role_fault f, const char *why)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* The mirror as this node sees it: sending (serving) or receiving (standby).
- * lag = records not yet acknowledged by (or not yet received from) the other. */
-static void pair_mirror_kv(struct pair *p, struct admin_kv *kv, uint64_t stored, uint64_t peer_pos,
-			   bool peer_caught_up)
-{
-	struct mirror_stats ms;
-	mirror_get_stats(p->ops.mirror, &ms);
-	admin_kv_str(kv, "mirror_mode", p->cfg.mirror == MIRROR_SYNC ? "sync" : "async");
-	if (ms.attached) {
-		admin_kv_str(kv, "mirror",
-			     ms.caught_up ? "sending, standby caught up"
-					  : "sending, standby catching up");
-		admin_kv_u64(kv, "mirror_position", ms.pushed);
-		admin_kv_u64(kv, "mirror_lag", ms.pushed - ms.acked);
-	} else if (peer_pos) {
-		admin_kv_str(kv, "mirror",
-			     peer_caught_up ? "receiving, caught up" : "receiving, behind");
-		admin_kv_u64(kv, "mirror_position", stored);
-		admin_kv_u64(kv, "mirror_lag", peer_pos > stored ? peer_pos - stored : 0);
-	} else {
-		admin_kv_str(kv, "mirror", "idle");
-		admin_kv_u64(kv, "mirror_position", stored);
-		admin_kv_u64(kv, "mirror_lag", 0);
-	}
-	admin_kv_u64(kv, "mirror_detaches", ms.detaches);
-}
-
 void pair_status_kv(struct pair *p, struct admin_kv *kv)
 {
 	char addr[128];
@@ -1524,7 +1007,7 @@ void pair_status_kv(struct pair *p, struct admin_kv *kv)
 	admin_kv_u64(kv, "node", p->cfg.node_id);
 	admin_kv_str(kv, "peer_link", link);
 	admin_kv_str(kv, "peer_role", p->peer_seen ? role_state_name(p->peer_state) : "unknown");
-	admin_kv_u64(kv, "heartbeat_age_ms", now_ms() - p->last_rx_ms);
+	admin_kv_u64(kv, "heartbeat_age_ms", pair__now_ms() - p->last_rx_ms);
 	admin_kv_str(kv, "holding_peer_down", atomic_load(&p->stay_down_on) ? "yes" : "no");
 	admin_kv_str(kv, "held_down", p->peer_holds_me ? "yes" : "no");
 	snprintf(addr, sizeof(addr), "%s/%u on %s", p->vip.addr, p->vip.prefix, p->vip.iface);
@@ -1539,7 +1022,8 @@ void pair_status_kv(struct pair *p, struct admin_kv *kv)
 			snprintf(l, sizeof(l),
 				 "held by this node, epoch %" PRIu64 ", valid %" PRId64 " ms more",
 				 p->lease_epoch_held,
-				 (int64_t)lease_valid_until(p->lease) - (int64_t)boottime_ms());
+				 (int64_t)lease_valid_until(p->lease) -
+				     (int64_t)pair__boottime_ms());
 		else if (p->have_lease_view)
 			snprintf(l, sizeof(l),
 				 "%s, node %u, epoch %" PRIu64 ", unchanged for %" PRIu64 " ms%s",
@@ -1555,7 +1039,7 @@ void pair_status_kv(struct pair *p, struct admin_kv *kv)
 	bool peer_serves = p->peer_seen && p->peer_state == ROLE_ACTIVE;
 	bool peer_caught_up = p->peer_caught_up;
 	pthread_mutex_unlock(&p->lock);
-	pair_mirror_kv(p, kv, stored, peer_serves ? peer_pos : 0, peer_caught_up);
+	pair__mirror_kv(p, kv, stored, peer_serves ? peer_pos : 0, peer_caught_up);
 }
 
 static int cmd_pair(void *arg, int argc, char **argv, FILE *out, char *msg)
@@ -1615,17 +1099,17 @@ int pair_start(struct pair *p, struct admin *admin)
 	}
 	if (admin)
 		pair_admin(p, admin);
-	p->last_rx_ms = now_ms();
+	p->last_rx_ms = pair__now_ms();
 	role_timer_enter(p->timer, p->state);
 	/* A restarting node must hear its partner (and any STAY_DOWN) before it serves. */
 	p->ops.set_serving(p->ops.arg, false);
 	if (pthread_create(&p->exec_thread, NULL, pair_executor, p) != 0)
 		return -EAGAIN;
-	if (pthread_create(&p->mirror_thread, NULL, pair_mirror_sender, p) != 0) {
+	if (pthread_create(&p->mirror_thread, NULL, pair__mirror_sender, p) != 0) {
 		pair_stop_threads(p, false, false);
 		return -EAGAIN;
 	}
-	if (p->lease && pthread_create(&p->lease_thread, NULL, pair_lease_loop, p) != 0) {
+	if (p->lease && pthread_create(&p->lease_thread, NULL, pair__lease_loop, p) != 0) {
 		pair_stop_threads(p, true, false);
 		return -EAGAIN;
 	}

@@ -2,22 +2,24 @@
  * pair.h — the failover loop of one node: the peer link, heartbeats, the role
  * table (failover/role) and the actions it asks for (DESIGN.md "The pair").
  *
- * Two threads, both owned here:
- *   - the loop: peer link (listen, connect with back-off, receive), heartbeats,
- *     the dead-time watch, periodic STAY_DOWN, role timeouts and operator
- *     commands; it turns all of them into role events and applies role_next();
+ * Four threads, all owned here:
+ *   - the loop: peer link (listen, connect with back-off, receive; a second
+ *     heartbeat link), heartbeats, the dead-time watch, periodic STAY_DOWN,
+ *     role timeouts and operator commands; it turns all of them into role
+ *     events and applies role_next();
  *   - the executor: performs a transition's actions in order (drain, flush, close
- *     connections, move the address, hooks, mirror, messages) and reports the
- *     slow ones' results back as events, tagged with the state episode they
- *     belong to so a late result cannot act on a later state.
+ *     connections, move the address, hooks, lease, mirror, tickle, messages) and
+ *     reports the slow ones' results back as events, tagged with the state
+ *     episode they belong to so a late result cannot act on a later state;
+ *   - the mirror sender: batches of the request table's records to the standby
+ *     (pair_mirror.c);
+ *   - the lease thread: renews the storage lease or watches it (pair_lease.c);
+ *     storage I/O may hang, so nothing else waits for it.
  *
  * The server is reached only through struct pair_ops, so this module knows
- * nothing of RPC or NFS.
- *
- * Left out for now (issue: unplanned failover): the storage lease. Without it an
- * unplanned takeover happens once the partner has been silent for the dead time
- * and the fence command (if any) succeeded; a cut peer link with both nodes alive
- * can then give two servers. Configure fence_command until the lease lands.
+ * nothing of RPC or NFS. Without lease_path an unplanned takeover happens once
+ * the partner has been silent for the dead time and the fence command (if any)
+ * succeeded: a cut peer link with both nodes alive can then give two servers.
  */
 #ifndef TWINFS_FAILOVER_PAIR_PAIR_H
 #define TWINFS_FAILOVER_PAIR_PAIR_H
