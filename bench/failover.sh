@@ -19,15 +19,6 @@ pairload=$root/build/tests/integration/pairload
 URL="nfs://$VIP/share?version=3&nfsport=2049&mountport=20048"
 ms() { echo $(($(date +%s%N) / 1000000)); }
 mark() { echo "$(ms) $1" >>"$dir/marks"; }
-serving() { if [ "$(role a)" = ACTIVE ]; then echo a; else echo b; fi; }
-other() { if [ "$1" = a ]; then echo b; else echo a; fi; }
-restart() {
-	local ns=$nsa
-	[ "$1" = b ] && ns=$nsb
-	ip netns exec "$ns" "$twinfsd" --config "$dir/$1.conf" </dev/null >>"$dir/$1.log" 2>&1 &
-	TW_PIDS+=($!)
-	if [ "$1" = a ]; then pida=$!; else pidb=$!; fi
-}
 settle() { wait_roles "$@" >/dev/null; sleep 1.5; } # clients reconnect before the next event
 
 wait_roles ACTIVE STANDBY >/dev/null
@@ -57,7 +48,7 @@ for _ in $(seq "$RUNS"); do
 	kill -KILL "$pida"
 	wait "$pida" 2>/dev/null || true
 	for _ in $(seq 200); do [ "$(role b)" = ACTIVE ] && break; sleep 0.02; done
-	restart a
+	pair_start a
 	wait_roles HELD_DOWN ACTIVE >/dev/null
 	sleep 1.5
 	mark giveback

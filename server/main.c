@@ -451,17 +451,26 @@ static int ops_mirror_load(void *arg, const uint8_t *rec, size_t len)
 	return drc_load(srv->drc, &r);
 }
 
+struct conn_fill {
+	struct tickle_conn *out;
+	size_t n, max;
+};
+
+static bool conn_fill_one(void *arg, const struct sockaddr_storage *local,
+			  const struct sockaddr_storage *peer)
+{
+	struct conn_fill *f = arg;
+	f->out[f->n++] = (struct tickle_conn){*local, *peer};
+	return f->n < f->max;
+}
+
 static size_t ops_client_conns(void *arg, struct tickle_conn *out, size_t max)
 {
 	struct server *srv = arg;
-	struct rpc_conn_addr *a = calloc(max, sizeof(*a));
-	size_t n = a ? rpc_server_list_clients(srv->rpc, a, max) : 0;
-	for (size_t i = 0; i < n; i++) {
-		out[i].server = a[i].local;
-		out[i].client = a[i].peer;
-	}
-	free(a);
-	return n;
+	struct conn_fill f = {out, 0, max};
+	if (max)
+		rpc_server_list_clients(srv->rpc, conn_fill_one, &f);
+	return f.n;
 }
 
 /* Equal on two nodes that serve the same exports: ids and paths. */

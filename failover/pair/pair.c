@@ -612,31 +612,43 @@ static void pair_connect_step(struct pair *p, short revents)
 		pair_link_down(p, peer_strerror(st));
 }
 
+void pair__unmap(struct sockaddr_storage *sa)
+{
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+	if (sa->ss_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		return;
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = in6->sin6_port};
+	memcpy(&in.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
+	memset(sa, 0, sizeof(*sa));
+	memcpy(sa, &in, sizeof(in));
+}
+
+bool pair__same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			       &((const struct sockaddr_in *)b)->sin_addr, 4);
+	return a->ss_family == AF_INET6 &&
+	       !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+		       &((const struct sockaddr_in6 *)b)->sin6_addr, 16);
+}
+
+bool pair__stopping(struct pair *p)
+{
+	pthread_mutex_lock(&p->lock);
+	bool stop = p->stopping;
+	pthread_mutex_unlock(&p->lock);
+	return stop;
+}
+
 /* Does a connection come from one of the partner's configured addresses? */
 static bool pair_from_partner(const struct pair *p, const struct sockaddr_storage *from)
 {
 	struct sockaddr_storage f = *from;
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&f;
-	if (f.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-		struct sockaddr_in in = {.sin_family = AF_INET};
-		memcpy(&in.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
-		memset(&f, 0, sizeof(f));
-		memcpy(&f, &in, sizeof(in));
-	}
-	const struct sockaddr_storage *ok[] = {&p->peer_sa, &p->peer_sa2};
-	for (unsigned i = 0; i < 2; i++) {
-		if (ok[i]->ss_family != f.ss_family)
-			continue;
-		if (f.ss_family == AF_INET &&
-		    !memcmp(&((const struct sockaddr_in *)ok[i])->sin_addr,
-			    &((struct sockaddr_in *)&f)->sin_addr, 4))
-			return true;
-		if (f.ss_family == AF_INET6 &&
-		    !memcmp(&((const struct sockaddr_in6 *)ok[i])->sin6_addr,
-			    &((struct sockaddr_in6 *)&f)->sin6_addr, 16))
-			return true;
-	}
-	return false;
+	pair__unmap(&f);
+	return pair__same_ip(&f, &p->peer_sa) || pair__same_ip(&f, &p->peer_sa2);
 }
 
 /*
@@ -766,12 +778,7 @@ static void pair_timers(struct pair *p)
 static void *pair_loop(void *arg)
 {
 	struct pair *p = arg;
-	while (true) {
-		pthread_mutex_lock(&p->lock);
-		bool stop = p->stopping;
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			break;
+	while (!pair__stopping(p)) {
 		pair_connect_step(p, 0);
 		pthread_mutex_lock(&p->link_lock);
 		int lfd = peer_link_fd(p->link);

@@ -138,6 +138,13 @@ uint64_t pair__now_ms(void);
 struct role_transition pair__apply(struct pair *p, enum role_event ev, uint64_t epoch);
 enum peer_status pair__send(struct pair *p, const struct peer_msg *m);
 
+/* An IPv4-mapped IPv6 address becomes the IPv4 one (the port kept). */
+void pair__unmap(struct sockaddr_storage *sa);
+/* The same IP address, ports aside (both already unmapped). */
+bool pair__same_ip(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+/* pair_stop() has begun: the threads end their loops. */
+bool pair__stopping(struct pair *p);
+
 /* pair_lease.c */
 uint64_t pair__boottime_ms(void);
 void pair__lease_drop(struct pair *p, bool release);

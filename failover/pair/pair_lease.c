@@ -128,12 +128,7 @@ void *pair__lease_loop(void *arg)
 {
 	struct pair *p = arg;
 	uint32_t period = p->cfg.lease_ms / 4 > 20 ? p->cfg.lease_ms / 4 : 20;
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		bool stop = p->stopping;
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			break;
+	while (!pair__stopping(p)) {
 		pair_lease_step(p);
 		usleep(period * 1000);
 	}

@@ -73,19 +73,8 @@ int pair__mirror_wait(struct pair *p)
  * IPv4-mapped IPv6 address counts as the IPv4 one. */
 static bool pair_is_vip(const struct pair *p, struct sockaddr_storage *sa)
 {
-	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-	if (sa->ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
-		struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = in6->sin6_port};
-		memcpy(&in.sin_addr, in6->sin6_addr.s6_addr + 12, 4);
-		memset(sa, 0, sizeof(*sa));
-		memcpy(sa, &in, sizeof(in));
-	}
-	if (sa->ss_family != p->vip_sa.ss_family)
-		return false;
-	if (sa->ss_family == AF_INET)
-		return !memcmp(&((struct sockaddr_in *)sa)->sin_addr,
-			       &((const struct sockaddr_in *)&p->vip_sa)->sin_addr, 4);
-	return !memcmp(&in6->sin6_addr, &((const struct sockaddr_in6 *)&p->vip_sa)->sin6_addr, 16);
+	pair__unmap(sa);
+	return pair__same_ip(sa, &p->vip_sa);
 }
 
 static uint64_t pair_sum(const uint8_t *b, size_t n)
@@ -217,12 +206,7 @@ void *pair__mirror_sender(void *arg)
 {
 	struct pair *p = arg;
 	uint8_t *buf = malloc(PEER_MIRROR_MAX_BYTES);
-	while (buf) {
-		pthread_mutex_lock(&p->lock);
-		bool stop = p->stopping;
-		pthread_mutex_unlock(&p->lock);
-		if (stop)
-			break;
+	while (buf && !pair__stopping(p)) {
 		struct peer_msg m = {.type = PEER_MIRROR};
 		uint32_t used;
 		uint64_t last;

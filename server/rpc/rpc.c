@@ -287,16 +287,20 @@ void rpc_server_close_clients(struct rpc_server *s)
 	pthread_mutex_unlock(&s->conn_lock);
 }
 
-size_t rpc_server_list_clients(struct rpc_server *s, struct rpc_conn_addr *out, size_t max)
+size_t rpc_server_list_clients(struct rpc_server *s, rpc_conn_fn cb, void *arg)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&s->conn_lock);
-	for (size_t i = 0; i < s->nconns && n < max; i++) {
-		socklen_t ll = sizeof(out[n].local), pl = sizeof(out[n].peer);
+	for (size_t i = 0; i < s->nconns; i++) {
+		struct sockaddr_storage local, peer;
+		socklen_t ll = sizeof(local), pl = sizeof(peer);
 		int fd = s->conns[i]->xp_fd;
-		if (getsockname(fd, (struct sockaddr *)&out[n].local, &ll) == 0 &&
-		    getpeername(fd, (struct sockaddr *)&out[n].peer, &pl) == 0)
-			n++;
+		if (getsockname(fd, (struct sockaddr *)&local, &ll) < 0 ||
+		    getpeername(fd, (struct sockaddr *)&peer, &pl) < 0)
+			continue;
+		n++;
+		if (!cb(arg, &local, &peer))
+			break;
 	}
 	pthread_mutex_unlock(&s->conn_lock);
 	return n;

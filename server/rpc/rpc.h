@@ -58,12 +58,12 @@ void rpc_server_register(struct rpc_server *s, const struct rpc_registration *re
 /* Closes every client connection (not the listeners): clients see their
  * connection drop and reconnect, to whichever node then holds the address. */
 void rpc_server_close_clients(struct rpc_server *s);
-/* The two ends of one client connection, as this server's socket sees them. */
-struct rpc_conn_addr {
-	struct sockaddr_storage local, peer;
-};
-/* Up to max client connections into out; returns how many. */
-size_t rpc_server_list_clients(struct rpc_server *s, struct rpc_conn_addr *out, size_t max);
+/* Calls cb with the two ends of each client connection, as this server's
+ * socket sees them, until it returns false; returns how many it was given. cb
+ * runs under the connection list's lock: it must not call back in here. */
+typedef bool (*rpc_conn_fn)(void *arg, const struct sockaddr_storage *local,
+			    const struct sockaddr_storage *peer);
+size_t rpc_server_list_clients(struct rpc_server *s, rpc_conn_fn cb, void *arg);
 /* Stops listening, closes every connection, waits for the workers; unregisters. */
 void rpc_server_stop(struct rpc_server *s);
 

@@ -132,12 +132,16 @@ else
 	node_conf 1 a 11 12 true a >"$dir/a.conf"
 	node_conf 2 b 12 11 false b >"$dir/b.conf"
 fi
-ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
-TW_PIDS+=($!)
-pida=$!
-ip netns exec "$nsb" "$twinfsd" --config "$dir/b.conf" </dev/null >>"$dir/b.log" 2>&1 &
-TW_PIDS+=($!)
-pidb=$!
+# pair_start NODE: (re)starts node a's or b's daemon; pida and pidb follow it.
+pair_start() {
+	local ns=$nsa
+	[ "$1" = b ] && ns=$nsb
+	ip netns exec "$ns" "$twinfsd" --config "$dir/$1.conf" </dev/null >>"$dir/$1.log" 2>&1 &
+	TW_PIDS+=($!)
+	if [ "$1" = a ]; then pida=$!; else pidb=$!; fi
+}
+pair_start a
+pair_start b
 
 pass=0 fail=0
 check() { if "${@:2}"; then echo "ok - $1"; pass=$((pass + 1)); else echo "not ok - $1"; fail=$((fail + 1)); fi; }
@@ -152,4 +156,25 @@ wait_roles() { # wait_roles ROLE_A ROLE_B: bounded, 20 s
 	return 1
 }
 vip_on() { local a; a=$(ip -n "$1" addr show dev eth0); [[ "$a" == *"inet $VIP/"* ]]; }
+# pair_end [LOG...]: stops both nodes (each must exit 0 on SIGTERM), shows the
+# given logs and the nodes' on a failure, prints the count; the test's status.
+pair_end() {
+	local n pid rc
+	for n in a b; do
+		if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
+		if tw_alive "$pid"; then
+			kill -TERM "$pid"
+			rc=0
+			wait "$pid" || rc=$?
+			check "node $n exits 0 on SIGTERM" test "$rc" = 0
+		else
+			check "node $n still running at the end" false
+		fi
+	done
+	if [ "$fail" != 0 ]; then
+		for n in "$@" "$dir/a.log" "$dir/b.log"; do tw_show_log "$n" 60; done
+	fi
+	echo "$pass passed, $fail failed"
+	[ "$fail" = 0 ]
+}
 only_on() { vip_on "$1" && ! vip_on "$2" && return 0; ip -n "$1" -br addr >&2; ip -n "$2" -br addr >&2; return 1; }

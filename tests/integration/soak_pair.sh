@@ -20,13 +20,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/pairlib.sh"
 URL="nfs://$VIP/share"
 Q='?version=3&nfsport=2049&mountport=20048'
 pairload=${TWINFS_PAIRLOAD:-$(dirname "$twinfsd")/../tests/integration/pairload}
-start() {
-	local ns=$nsa
-	[ "$1" = b ] && ns=$nsb
-	ip netns exec "$ns" "$twinfsd" --config "$dir/$1.conf" </dev/null >>"$dir/$1.log" 2>&1 &
-	TW_PIDS+=($!)
-	if [ "$1" = a ]; then pida=$!; else pidb=$!; fi
-}
 active() { for _ in $(seq 200); do [ "$(role "$1")" = ACTIVE ] && return 0; sleep 0.02; done; return 1; }
 pct() { sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {i=int((NR*p+99)/100); if (i<1) i=1; printf "%d", a[i]}'; }
 
@@ -48,7 +41,7 @@ for c in $(seq "$CYCLES"); do
 	wait "$pida" 2>/dev/null || true
 	if ! active b; then echo "# cycle $c: B did not take over" >&2; bad=$((bad + 1)); break; fi
 	echo $((($(date +%s%N) - t0) / 1000000)) >>"$dir/takeover_ms"
-	start a
+	pair_start a
 	if ! wait_roles HELD_DOWN ACTIVE >/dev/null 2>&1; then echo "# cycle $c: A not held down" >&2; bad=$((bad + 1)); break; fi
 	mark giveback
 	if ! "$twinctl" -s "$dir/b/admin.sock" giveback >/dev/null; then echo "# cycle $c: giveback failed" >&2; bad=$((bad + 1)); break; fi

@@ -140,9 +140,7 @@ check "client writes and reads through B after the takeover" roundtrip three
 # serve (claims 2, 12, 17).
 kill -TERM "$pida"
 wait "$pida" || true
-ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
-TW_PIDS+=($!)
-pida=$!
+pair_start a
 check "restarted A is held down while B serves" wait_roles HELD_DOWN ACTIVE
 check "service address still on B only" only_on "$nsb" "$nsa"
 check "client reads through B after A's restart" readback three
@@ -192,9 +190,7 @@ check "service address on B only after the fence" only_on "$nsb" "$nsa"
 check "B logged a new write verifier" grep -q "new write verifier" "$dir/b.log"
 check "client reads through B after A was killed" readback three
 check "client writes and reads through B after A was killed" roundtrip five
-ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
-TW_PIDS+=($!)
-pida=$!
+pair_start a
 check "A restarted after the kill is held down" wait_roles HELD_DOWN ACTIVE
 
 # The peer link rejects forged and replayed messages (scenario 7), against A's
@@ -216,17 +212,4 @@ check "a replayed HEARTBEAT is dropped and the link kept" \
 check "A logged the replay" grep -q "dropped a frame from the partner: .*sequence" "$dir/a.log"
 check "A and B are linked again, roles unchanged" wait_roles HELD_DOWN ACTIVE
 
-for n in a b; do
-	if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
-	if tw_alive "$pid"; then
-		kill -TERM "$pid"
-		rc=0
-		wait "$pid" || rc=$?
-		check "node $n exits 0 on SIGTERM" test "$rc" = 0
-	else
-		check "node $n still running at the end" false
-	fi
-done
-if [ "$fail" != 0 ]; then tw_show_log "$dir/a.log" 60; tw_show_log "$dir/b.log" 60; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+pair_end

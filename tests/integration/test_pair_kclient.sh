@@ -162,9 +162,7 @@ t_k_ok="none within ${RESUME} s"
 f0=$fail
 check "the guest's writes go on through B after the kill (30 more records)" wait_records $((n_before + 30)) "$RESUME"
 [ "$fail" != "$f0" ] || t_k_ok=$(since "$(now)")
-ip netns exec "$nsa" "$twinfsd" --config "$dir/a.conf" </dev/null >>"$dir/a.log" 2>&1 &
-TW_PIDS+=($!)
-pida=$!
+pair_start a
 check "A restarted after the kill is held down" wait_roles HELD_DOWN ACTIVE
 
 guest_done() {
@@ -198,22 +196,5 @@ grep 'nfs: server' "$console" | sed 's/^[0-9.]* +[0-9.]* /# guest kernel: /' || 
 echo "# ${summary:-no KC-LOOP-SUMMARY line} (max_lat_ms: the worst write+fsync the guest saw)"
 grep -o 'run.sh: qemu start.*' "$dir/run.out" | sed 's/^/# /' || true
 
-for n in a b; do
-	if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
-	if tw_alive "$pid"; then
-		kill -TERM "$pid"
-		rc=0
-		wait "$pid" || rc=$?
-		check "node $n exits 0 on SIGTERM" test "$rc" = 0
-	else
-		check "node $n still running at the end" false
-	fi
-done
-if [ "$fail" != 0 ]; then
-	tw_show_log "$console" 60
-	tw_show_log "$dir/a.log" 40
-	tw_show_log "$dir/b.log" 40
-fi
 echo "# total $(since "$(now)") s after the pair was up"
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+pair_end "$console"

@@ -24,13 +24,6 @@ LEASE_MS=1000
 pairload=${TWINFS_PAIRLOAD:-$(dirname "$twinfsd")/../tests/integration/pairload}
 fhtool=${TWINFS_FHTOOL:-$(dirname "$twinfsd")/../tests/integration/fhtool}
 fh() { ip netns exec "$nsc" timeout 30 "$fhtool" -p 2049 -m 20048 "$@"; }
-start() { # start NODE: (re)start a node's daemon
-	local ns=$nsa
-	[ "$1" = b ] && ns=$nsb
-	ip netns exec "$ns" "$twinfsd" --config "$dir/$1.conf" </dev/null >>"$dir/$1.log" 2>&1 &
-	TW_PIDS+=($!)
-	if [ "$1" = a ]; then pida=$!; else pidb=$!; fi
-}
 load_start() { # load_start FIRST_ID
 	rm -f "$dir/stop"
 	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 120 -s "$dir/stop" -i "$1" \
@@ -58,7 +51,7 @@ sleep 2
 check "the load saw no error and lost nothing across kill -9" load_ok
 echo "# $(cat "$dir/load.out") (kill -9 of the serving node)"
 [ -s "$dir/load.err" ] && sed 's/^/# /' "$dir/load.err" | head -20
-start a
+pair_start a
 check "A restarted after the kill is held down" wait_roles HELD_DOWN ACTIVE
 check "giveback to A" ctl b giveback
 check "A serves again" wait_roles ACTIVE STANDBY
@@ -78,7 +71,7 @@ check "B takes over from the crashed A" b_active
 replayed() { local o; o=$(fh -H "$VIP" remove "$root" doomed "$1" 2>&1); [ "$o" = "$2" ] || { echo "# REMOVE xid $1: $o, want $2" >&2; return 1; }; }
 check "the retransmitted REMOVE gets NFS3_OK from B" replayed 0x7e57d1e0 "nfsstat3 0"
 check "a new REMOVE of that name gets NOENT from B" replayed 0x7e57d1e1 "nfsstat3 2"
-start a
+pair_start a
 check "A restarted after the crash is held down" wait_roles HELD_DOWN ACTIVE
 check "giveback to A after the crash" ctl b giveback
 check "A serves again after the crash" wait_roles ACTIVE STANDBY
@@ -133,22 +126,9 @@ check "B serves the client" answers "$VIP"
 kill -KILL "$pida" "$pidb"
 wait "$pida" "$pidb" 2>/dev/null || true
 ip netns exec "$nsb" ip addr del "$VIP/24" dev eth0 2>/dev/null || true
-start a
-start b
+pair_start a
+pair_start b
 check "after both restart, B (the lease's last holder) serves, A stands by" wait_roles STANDBY ACTIVE
 check "B serves the client after the double restart" answers "$VIP"
 
-for n in a b; do
-	if [ "$n" = a ]; then pid=$pida; else pid=$pidb; fi
-	if tw_alive "$pid"; then
-		kill -TERM "$pid"
-		rc=0
-		wait "$pid" || rc=$?
-		check "node $n exits 0 on SIGTERM" test "$rc" = 0
-	else
-		check "node $n still running at the end" false
-	fi
-done
-if [ "$fail" != 0 ]; then tw_show_log "$dir/a.log" 60; tw_show_log "$dir/b.log" 60; fi
-echo "$pass passed, $fail failed"
-[ "$fail" = 0 ]
+pair_end
