@@ -146,6 +146,11 @@ struct fsal_ops {
 		       const struct fsal_key *key, const struct fsal_setattr *sa);
 	int (*lookup)(struct fsal_export *exp, const struct fsal_cred *cred,
 		      const struct fsal_key *dir, const char *name, struct fsal_key *out);
+	/* lookup and the found object's attributes in one step (READDIRPLUS, one per
+	 * entry: it need not open the object). Optional: NULL means lookup + getattr. */
+	int (*lookup_attr)(struct fsal_export *exp, const struct fsal_cred *cred,
+			   const struct fsal_key *dir, const char *name, struct fsal_key *out,
+			   struct fsal_attr *attr);
 	/* Checks the permission bits that `want` (R_OK|W_OK|X_OK) asks for, as cred. */
 	int (*access)(struct fsal_export *exp, const struct fsal_cred *cred,
 		      const struct fsal_key *key, int want);

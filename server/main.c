@@ -14,6 +14,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,6 @@
 #include "server/admin/admin.h"
 #include "server/export/siphash.h"
 #include "server/drc/drc.h"
-#include "server/rpc/recguard.h"
 #include "server/export/export.h"
 #include "server/log/log.h"
 #include "server/mount/mount.h"
@@ -561,7 +561,8 @@ static int cmd_stats(void *arg, int argc, char **argv, FILE *out, char *msg)
 		"\ndrc_drops %" PRIu64 "\ndrc_refused %" PRIu64 "\ndrc_evictions %" PRIu64
 		"\ndrc_bytes %" PRIu64 "\nmounts %u\nrecords_refused %" PRIu64 "\n",
 		srv->drc ? "on" : "off", s.entries, s.executing, s.hits, s.drops, s.refused,
-		s.evictions, s.bytes, mount_table_count(srv->mounts), recguard_refused());
+		s.evictions, s.bytes, mount_table_count(srv->mounts),
+		rpc_server_records_refused(srv->rpc));
 	return 0;
 }
 
@@ -661,6 +662,19 @@ static int load_config(const struct options *o, struct twinfs_config *cfg)
 	return 0;
 }
 
+/* Connections (max_connections) and the FSAL's descriptor cache both need more
+ * descriptors than the usual soft limit of 1024: take what the hard limit allows. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			log_warn("cannot raise the descriptor limit: %s", strerror(errno));
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {.port = -1, .mount_port = -1, .threads = -1};
@@ -685,6 +699,7 @@ int main(int argc, char **argv)
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	if (server_start(&srv) < 0) {
 		log_error("twinfsd could not start");

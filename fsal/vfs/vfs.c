@@ -7,8 +7,9 @@
  * a restart and are valid on another node that mounts the same filesystem. A handle
  * longer than FSAL_KEY_MAX gives -EOVERFLOW when that object is looked up or created.
  *
- * Every operation reopens its objects from keys with open_by_handle_at(2) and closes
- * them before returning: no fd cache, no shared mutable state, so no locks. That needs
+ * Operations open their objects from keys with open_by_handle_at(2); the O_PATH
+ * descriptors are kept in a bounded cache (fdcache.h) and lent out, descriptors for
+ * I/O and directory reading are opened and closed per call. Opening by handle needs
  * CAP_DAC_READ_SEARCH, which the kernel drops while fsuid != 0, hence the rhythm of
  * each call: become root (vfs_cred_root), open the keys, become the caller
  * (vfs_cred_set), do the syscall that the kernel permission-checks, close.
@@ -33,11 +34,13 @@
  * and FIFOs, which would have side effects on the server.
  *
  * Needs: root (CAP_DAC_READ_SEARCH, CAP_SETUID, CAP_SETGID), /proc mounted.
- * Left out: an fd cache, ACL-aware owner override, crossing mounts.
+ * Left out: cached I/O descriptors, ACL-aware owner override, crossing mounts.
  */
 #include "fsal/fsal.h"
 #include "fsal/fsal_int.h"
 #include "fsal/vfs/cred.h"
+#include "fsal/vfs/dirstream.h"
+#include "fsal/vfs/fdcache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +50,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
@@ -56,6 +60,8 @@
 #define VFS_FH_MAX	(FSAL_KEY_MAX - VFS_HTYPE_LEN)
 #define VFS_DIRBUF	(32 * 1024)
 #define VFS_PROC_FD_MAX 32
+/* Listings kept between pages, per export (dirstream.h). */
+#define VFS_DIRSTREAMS 64
 /* No real d_off is -1 (lseek refuses negative positions): the cookie we report for an
  * entry whose d_off is 0, meaning "nothing after this". */
 #define VFS_COOKIE_END UINT64_MAX
@@ -65,6 +71,8 @@ struct fsal_export {
 	int mount_id;  /* node-local: compared in memory, never put in a key */
 	uint64_t fsid; /* f_fsid of the export's filesystem (ext4: from its UUID) */
 	struct fsal_key root;
+	struct fdcache *fdc;	      /* O_PATH descriptors by key */
+	struct dirstream_cache *dirs; /* listings in progress */
 };
 
 /* A struct file_handle with room for the longest handle a key can carry. */
@@ -126,15 +134,14 @@ static int vfs__name_key(const struct fsal_export *exp, int dirfd, const char *n
 	return rc;
 }
 
-/* Opens the object of `key` as root. Whatever says "no such object" becomes -ESTALE. */
-static int vfs__open_key(const struct fsal_export *exp, const struct fsal_key *key, int flags,
-			 int *fd)
+/* Opens the object of `key` (the caller is root). Whatever says "no such object"
+ * becomes -ESTALE. */
+static int vfs__open_handle(const struct fsal_export *exp, const struct fsal_key *key, int flags,
+			    int *fd)
 {
 	union vfs_fh h;
 	int rc = vfs__key_to_fh(key, &h);
 
-	if (!rc)
-		rc = vfs_cred_root();
 	if (rc)
 		return rc;
 	*fd = open_by_handle_at(exp->mount_fd, &h.fh, flags | O_CLOEXEC);
@@ -143,6 +150,31 @@ static int vfs__open_key(const struct fsal_export *exp, const struct fsal_key *k
 	if (errno == ENOENT || errno == EBADF || errno == EINVAL)
 		return -ESTALE;
 	return -errno;
+}
+
+static int vfs__open_path_cb(void *arg, const struct fsal_key *key, int *fd)
+{
+	return vfs__open_handle(arg, key, O_PATH, fd);
+}
+
+/* Opens the object of `key` as root. An O_PATH descriptor comes from the export's
+ * cache and goes back with vfs__put; any other is the caller's to close. */
+static int vfs__open_key(const struct fsal_export *exp, const struct fsal_key *key, int flags,
+			 int *fd)
+{
+	int rc = vfs_cred_root();
+
+	if (rc)
+		return rc;
+	if (flags == O_PATH)
+		return fdcache_get(exp->fdc, key, vfs__open_path_cb, (void *)exp, fd);
+	return vfs__open_handle(exp, key, flags, fd);
+}
+
+/* Gives back an O_PATH descriptor from vfs__open_key. */
+static void vfs__put(int fd)
+{
+	fdcache_put(fd);
 }
 
 /* Opens the object of `key` as root (O_PATH), then becomes the caller: the state every
@@ -156,7 +188,7 @@ static int vfs__open_as(const struct fsal_export *exp, const struct fsal_cred *c
 		return rc;
 	rc = vfs_cred_set(cred);
 	if (rc)
-		close(*fd);
+		vfs__put(*fd);
 	return rc;
 }
 
@@ -187,7 +219,7 @@ static int vfs__open_reg(const struct fsal_export *exp, const struct fsal_key *k
 		*fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
 		rc = *fd < 0 ? -errno : 0;
 	}
-	close(pfd);
+	vfs__put(pfd);
 	return rc;
 }
 
@@ -211,6 +243,19 @@ static int vfs__may_io(int fd, const struct fsal_cred *cred, const struct stat *
 
 /* --- export ---------------------------------------------------------------------- */
 
+/* A quarter of the descriptors this process may open (twinfsd raises its limit to
+ * the hard one), at most 16384: the rest is for connections and I/O. */
+static unsigned vfs__fdcache_capacity(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur / 4 > 16384)
+		return 16384;
+	return (unsigned)(rl.rlim_cur / 4);
+}
+
 static int vfs__export_init(struct fsal_export *exp, const char *path)
 {
 	struct statfs sfs;
@@ -220,6 +265,10 @@ static int vfs__export_init(struct fsal_export *exp, const char *path)
 	exp->mount_fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (exp->mount_fd < 0)
 		return -errno;
+	exp->fdc = fdcache_new(vfs__fdcache_capacity());
+	exp->dirs = dirstream_cache_new(VFS_DIRSTREAMS);
+	if (!exp->fdc || !exp->dirs)
+		return -ENOMEM;
 	rc = vfs__handle(exp->mount_fd, "", AT_EMPTY_PATH, &exp->root, &exp->mount_id);
 	if (rc)
 		return rc;
@@ -233,7 +282,7 @@ static int vfs__export_init(struct fsal_export *exp, const char *path)
 	if (rc == -EACCES)
 		rc = -EPERM;
 	if (!rc)
-		close(fd);
+		vfs__put(fd);
 	return rc;
 }
 
@@ -251,6 +300,8 @@ static int vfs_export_open(const char *path, const char *options, struct fsal_ex
 	if (rc) {
 		if (exp->mount_fd >= 0)
 			close(exp->mount_fd);
+		fdcache_free(exp->fdc);
+		dirstream_cache_free(exp->dirs);
 		free(exp);
 		return rc;
 	}
@@ -264,6 +315,8 @@ static void vfs_export_close(struct fsal_export *exp)
 
 	if (!exp)
 		return;
+	fdcache_free(exp->fdc);
+	dirstream_cache_free(exp->dirs);
 	close(exp->mount_fd);
 	free(exp);
 	/* Leave the closing thread as root, as most threads started. */
@@ -326,9 +379,13 @@ static int vfs_getattr(struct fsal_export *exp, const struct fsal_key *key, stru
 		return rc;
 	if (fstat(fd, &st) < 0)
 		rc = -errno;
+	else if (st.st_nlink == 0)
+		rc = -ESTALE; /* removed by someone else; its cached descriptor goes */
 	else
 		vfs__attr(exp, &st, out);
-	close(fd);
+	vfs__put(fd);
+	if (rc == -ESTALE)
+		fdcache_forget(exp->fdc, key);
 	return rc;
 }
 
@@ -427,7 +484,7 @@ static int vfs_setattr(struct fsal_export *exp, const struct fsal_cred *cred,
 		rc = vfs__set_mode(fd, sa);
 	if (!rc)
 		rc = vfs__set_times(fd, sa);
-	close(fd);
+	vfs__put(fd);
 	return rc;
 }
 
@@ -448,7 +505,33 @@ static int vfs_lookup(struct fsal_export *exp, const struct fsal_cred *cred,
 	if (rc)
 		return rc;
 	rc = vfs__name_key(exp, fd, name, out);
-	close(fd);
+	vfs__put(fd);
+	return rc;
+}
+
+/* The attributes come from fstatat on the name, not from the object opened by
+ * its handle: nothing is opened or cached per entry of a large listing. */
+static int vfs_lookup_attr(struct fsal_export *exp, const struct fsal_cred *cred,
+			   const struct fsal_key *dir, const char *name, struct fsal_key *out,
+			   struct fsal_attr *attr)
+{
+	struct stat st;
+	int fd;
+	int rc = fsal__check_name(name, true);
+
+	if (rc)
+		return rc;
+	if (strcmp(name, "..") == 0 && fsal_key_eq(dir, &exp->root))
+		name = ".";
+	rc = vfs__open_as(exp, cred, dir, &fd);
+	if (rc)
+		return rc;
+	rc = vfs__name_key(exp, fd, name, out);
+	if (!rc && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	if (!rc)
+		vfs__attr(exp, &st, attr);
+	vfs__put(fd);
 	return rc;
 }
 
@@ -467,7 +550,7 @@ static int vfs_access(struct fsal_export *exp, const struct fsal_cred *cred,
 	 * O_PATH fd itself; both accepted since Linux 5.8, glibc 2.33. */
 	if (faccessat(fd, "", want, AT_EMPTY_PATH | AT_EACCESS) < 0)
 		rc = -errno;
-	close(fd);
+	vfs__put(fd);
 	return rc;
 }
 
@@ -645,7 +728,7 @@ static int vfs__make(struct fsal_export *exp, const struct fsal_cred *cred,
 		rc = vfs__mk_node(dfd, name, mk);
 	if (!rc)
 		rc = vfs__name_key(exp, dfd, name, out);
-	close(dfd);
+	vfs__put(dfd);
 	return rc;
 }
 
@@ -723,14 +806,14 @@ static int vfs_link(struct fsal_export *exp, const struct fsal_cred *cred,
 		return rc;
 	rc = vfs__open_as(exp, cred, dir, &dfd);
 	if (rc) {
-		close(fd);
+		vfs__put(fd);
 		return rc;
 	}
 	vfs__proc_path(fd, path);
 	if (linkat(AT_FDCWD, path, dfd, name, AT_SYMLINK_FOLLOW) < 0)
 		rc = -errno;
-	close(dfd);
-	close(fd);
+	vfs__put(dfd);
+	vfs__put(fd);
 	return rc;
 }
 
@@ -744,10 +827,17 @@ static int vfs_remove(struct fsal_export *exp, const struct fsal_cred *cred,
 		rc = vfs__open_as(exp, cred, dir, &dfd);
 	if (rc)
 		return rc;
+	/* The victim's key first, so that its cached descriptor does not keep its
+	 * blocks allocated after the name is gone. */
+	int mnt;
+	struct fsal_key victim;
+	bool known = vfs__handle(dfd, name, 0, &victim, &mnt) == 0;
 	/* Linux gives EISDIR for unlink of a directory, ENOTDIR for rmdir of a file. */
 	if (unlinkat(dfd, name, rmdir ? AT_REMOVEDIR : 0) < 0)
 		rc = -errno;
-	close(dfd);
+	vfs__put(dfd);
+	if (!rc && known)
+		fdcache_forget(exp->fdc, &victim);
 	return rc;
 }
 
@@ -767,13 +857,19 @@ static int vfs_rename(struct fsal_export *exp, const struct fsal_cred *cred,
 	tfd = ffd;
 	if (!fsal_key_eq(fromdir, todir))
 		rc = vfs__open_key(exp, todir, O_PATH, &tfd);
+	/* A target that the rename replaces is gone afterwards (see vfs_remove). */
+	int mnt;
+	struct fsal_key victim;
+	bool known = !rc && vfs__handle(tfd, toname, 0, &victim, &mnt) == 0;
 	if (!rc)
 		rc = vfs_cred_set(cred);
 	if (!rc && renameat(ffd, fromname, tfd, toname) < 0)
 		rc = -errno;
+	if (!rc && known)
+		fdcache_forget(exp->fdc, &victim);
 	if (tfd != ffd && tfd >= 0)
-		close(tfd);
-	close(ffd);
+		vfs__put(tfd);
+	vfs__put(ffd);
 	return rc;
 }
 
@@ -801,66 +897,58 @@ static int vfs_readlink(struct fsal_export *exp, const struct fsal_cred *cred,
 		buf[n] = '\0';
 	if (!rc)
 		*len = (size_t)n;
-	close(fd);
+	vfs__put(fd);
 	return rc;
 }
 
-/* One getdents64 batch. Returns 1 when the callback said stop, 0 to go on. */
-static int vfs__dir_batch(const char *buf, size_t n, fsal_readdir_cb cb, void *arg)
+/* Hands the stream's buffered entries to cb, refilling it with getdents64, until
+ * cb says stop (the entry it refused stays buffered) or the directory ends. */
+static int vfs__dir_scan(struct dirstream *ds, fsal_readdir_cb cb, void *arg, bool *eof)
 {
-	for (size_t off = 0; off < n;) {
-		const struct dirent64 *d = (const struct dirent64 *)(buf + off);
-		const char *nm = d->d_name;
-		uint64_t cookie = d->d_off ? (uint64_t)d->d_off : VFS_COOKIE_END;
+	for (;;) {
+		while (ds->pos < ds->len) {
+			const struct dirent64 *d = (const struct dirent64 *)(ds->buf + ds->pos);
+			const char *nm = d->d_name;
+			uint64_t cookie = d->d_off ? (uint64_t)d->d_off : VFS_COOKIE_END;
 
-		off += d->d_reclen;
-		if (nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0')))
-			continue;
-		if (!cb(arg, nm, strlen(nm), d->d_ino, cookie))
-			return 1;
+			if (!(nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) &&
+			    !cb(arg, nm, strlen(nm), d->d_ino, cookie))
+				return 0;
+			ds->pos += d->d_reclen;
+			ds->cookie = cookie;
+		}
+		ssize_t n = getdents64(ds->fd, ds->buf, VFS_DIRBUF);
+		if (n <= 0) {
+			*eof = n == 0;
+			return n < 0 ? -errno : 0;
+		}
+		ds->len = (size_t)n;
+		ds->pos = 0;
 	}
-	return 0;
 }
 
 /* Cookies are the filesystem's d_off (ext4: a hash of the name), which a fresh fd
- * accepts through lseek: that is what makes them survive across calls and restarts. */
-static int vfs__dir_scan(int fd, uint64_t cookie, fsal_readdir_cb cb, void *arg, bool *eof)
-{
-	char *buf;
-	ssize_t n;
-	int rc = 0;
-
-	if (cookie && lseek(fd, (off_t)cookie, SEEK_SET) < 0)
-		return -errno; /* EINVAL: a cookie this directory never gave */
-	buf = malloc(VFS_DIRBUF);
-	if (!buf)
-		return -ENOMEM;
-	for (;;) {
-		n = getdents64(fd, buf, VFS_DIRBUF);
-		if (n <= 0) {
-			rc = n < 0 ? -errno : 0;
-			*eof = n == 0;
-			break;
-		}
-		if (vfs__dir_batch(buf, (size_t)n, cb, arg))
-			break;
-	}
-	free(buf);
-	return rc;
-}
-
+ * accepts through lseek: that is what makes them survive across calls and restarts.
+ * The next page of a listing usually continues a kept stream (dirstream.h). */
 static int vfs_readdir(struct fsal_export *exp, const struct fsal_cred *cred,
 		       const struct fsal_key *dir, uint64_t cookie, fsal_readdir_cb cb, void *arg,
 		       bool *eof)
 {
 	int fd;
-	int rc = vfs__open_key(exp, dir, O_RDONLY | O_DIRECTORY, &fd);
+	int rc;
 
 	*eof = false;
-	if (rc == -ELOOP)
-		rc = -ENOTDIR; /* a symlink */
-	if (rc)
-		return rc;
+	struct dirstream *ds = cookie ? dirstream_take(exp->dirs, dir, cookie) : NULL;
+	if (ds)
+		fd = ds->fd;
+	else {
+		rc = vfs__open_key(exp, dir, O_RDONLY | O_DIRECTORY, &fd);
+		if (rc == -ELOOP)
+			rc = -ENOTDIR; /* a symlink */
+		if (rc)
+			return rc;
+	}
+	rc = 0;
 	if (cred->uid != 0) {
 		rc = vfs_cred_set(cred);
 		if (!rc && faccessat(fd, "", R_OK, AT_EMPTY_PATH | AT_EACCESS) < 0)
@@ -868,9 +956,20 @@ static int vfs_readdir(struct fsal_export *exp, const struct fsal_cred *cred,
 	}
 	if (!rc && cookie == VFS_COOKIE_END)
 		*eof = true;
-	else if (!rc)
-		rc = vfs__dir_scan(fd, cookie, cb, arg, eof);
-	close(fd);
+	else if (!rc && !ds && cookie && lseek(fd, (off_t)cookie, SEEK_SET) < 0)
+		rc = -errno; /* EINVAL: a cookie this directory never gave */
+	else if (!rc && !ds) {
+		ds = dirstream_new(dir, cookie, fd, VFS_DIRBUF);
+		rc = ds ? 0 : -ENOMEM;
+	}
+	if (!rc && ds)
+		rc = vfs__dir_scan(ds, cb, arg, eof);
+	if (!ds)
+		close(fd);
+	else if (rc || *eof)
+		dirstream_close(ds);
+	else
+		dirstream_keep(exp->dirs, ds);
 	return rc;
 }
 
@@ -892,7 +991,7 @@ static int vfs_statfs(struct fsal_export *exp, const struct fsal_key *key, struc
 		out->ffiles = s.f_ffree;
 		out->afiles = s.f_ffree; /* Linux has no per-user inode reserve */
 	}
-	close(fd);
+	vfs__put(fd);
 	return rc;
 }
 
@@ -904,6 +1003,7 @@ const struct fsal_ops fsal_vfs_ops = {
     .getattr = vfs_getattr,
     .setattr = vfs_setattr,
     .lookup = vfs_lookup,
+    .lookup_attr = vfs_lookup_attr,
     .access = vfs_access,
     .read = vfs_read,
     .write = vfs_write,

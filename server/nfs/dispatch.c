@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "server/drc/drc.h"
-#include "server/export/siphash.h"
 #include "server/log/log.h"
 #include "server/server.h"
 
@@ -174,27 +173,9 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 		rpc_req_reply(ctx->rpc, d->encode, res);
 }
 
-/*
- * The arguments' checksum in the request table's key. libntirpc hashes the first
- * 256 bytes (as knfsd's DRC does); for a non-idempotent call whose arguments fit in
- * buf (all but large WRITEs) the whole argument is hashed as well, so a reused XID
- * whose arguments differ only further on (a long name) is still a new call.
- */
-static uint64_t dispatch_cksum(const struct proc_desc *d, struct rpc_req *req, void *args,
-			       uint8_t *buf, size_t buflen)
-{
-	static const uint8_t key[16] = "twinfs-args-sum!";
-	uint64_t sum = rpc_req_cksum(req);
-	if (!(d->flags & PROC_NONIDEMPOTENT))
-		return sum;
-	size_t n = dispatch_encode(d->decode, args, buf, buflen);
-	return n ? sum ^ siphash24(key, buf, n) : sum;
-}
-
 /* Asks the request table what to do with a decoded call; true = run it. */
 static bool dispatch_admit(struct drc *drc, const struct proc_desc *d, struct rpc_req *req,
-			   void *args, struct drc_entry **ent, struct drc_key *key, uint8_t *buf,
-			   size_t buflen)
+			   struct drc_entry **ent, struct drc_key *key, uint8_t *buf, size_t buflen)
 {
 	size_t len = 0;
 
@@ -205,7 +186,7 @@ static bool dispatch_admit(struct drc *drc, const struct proc_desc *d, struct rp
 				.prog = rpc_req_prog(req),
 				.vers = rpc_req_vers(req),
 				.proc = rpc_req_proc(req),
-				.cksum = dispatch_cksum(d, req, args, buf, buflen)};
+				.cksum = rpc_req_cksum(req)};
 	drc_key_set_addr(key, rpc_req_remote(req));
 	switch (drc_begin(drc, key, ent, buf, buflen, &len)) {
 	case DRC_NEW:
@@ -245,7 +226,6 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	struct drc_entry *ent;
 	struct drc_key key;
 
-	/* Authentication first: ntirpc needs the auth handle to send any reply. */
 	if (!rpc_req_auth(req, &ctx.flavor, &ctx.cred))
 		return;
 	const struct proc_desc *d = dispatch_find(progs, n, req);
@@ -262,7 +242,7 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	memset(res, 0, d->ressize);
 	if (!rpc_req_decode(req, d->decode, args))
 		rpc_req_err_garbage(req);
-	else if (dispatch_admit(drc, d, req, args, &ent, &key, saved, sizeof(saved))) {
+	else if (dispatch_admit(drc, d, req, &ent, &key, saved, sizeof(saved))) {
 		if (ent && (d->flags & PROC_NONIDEMPOTENT)) {
 			ctx.maybe_done = drc_intent_take(drc, &key);
 			dispatch_mirror(srv, &key, DRC_EXECUTING, NULL, 0);

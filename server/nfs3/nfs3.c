@@ -797,9 +797,19 @@ static bool rdp_entry(struct req_ctx *ctx, const struct fsobj *dir, const struct
 	x->cookie = e->cookie;
 	export_obj_sibling(dir, &obj);
 	/* An entry removed since readdir saw it is still listed, without attributes. */
-	if (dir->ops->lookup(dir->fs, cred, &dir->key, e->name, &obj.key) < 0)
-		return true;
-	nfs3_post_op(&obj, &x->name_attributes);
+	if (dir->ops->lookup_attr) {
+		struct fsal_attr a;
+		if (dir->ops->lookup_attr(dir->fs, cred, &dir->key, e->name, &obj.key, &a) < 0)
+			return true;
+		/* a name replaced between the handle and the stat: no attributes */
+		x->name_attributes.attributes_follow = a.fileid == e->fileid;
+		if (x->name_attributes.attributes_follow)
+			nfs3_fattr(&x->name_attributes.post_op_attr_u.attributes, &a);
+	} else {
+		if (dir->ops->lookup(dir->fs, cred, &dir->key, e->name, &obj.key) < 0)
+			return true;
+		nfs3_post_op(&obj, &x->name_attributes);
+	}
 	x->name_handle.handle_follows =
 	    nfs3_fh_out(ctx, &obj, &x->name_handle.post_op_fh3_u.handle);
 	return x->name_handle.handle_follows;

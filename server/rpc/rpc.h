@@ -1,14 +1,14 @@
 /*
  * rpc.h — the thin transport interface: ONC RPC (RFC 5531) over TCP.
  *
- * Behind it today is libntirpc (epoll event channels, a worker pool, concurrent
- * pipelined calls per connection). Everything above sees only struct rpc_req and
- * these functions, so the transport can be replaced (issue: benchmarks) without
- * touching the protocol code. Argument and result coding uses XDR routines
- * (xdrproc_t), which any transport can drive.
+ * Behind it is the project's own lean transport (rpc.c: one epoll set served by
+ * the worker threads, the thread that reads a call runs it). Everything above sees
+ * only struct rpc_req and these functions. Argument and result coding uses XDR
+ * routines (xdrproc_t, libntirpc's xdrmem).
  *
- * Limits enforced here, because libntirpc does not (ntirpc-guide §5.8): the size of
- * an incoming record (the sum of its fragments) and the number of connections.
+ * Limits enforced here: the size of an incoming record (the sum of its fragments)
+ * and the number of connections; credentials and verifiers of at most 400 bytes
+ * (RFC 5531 §8.2), AUTH_SYS with at most 16 groups.
  */
 #ifndef TWINFS_SERVER_RPC_RPC_H
 #define TWINFS_SERVER_RPC_RPC_H
@@ -49,10 +49,11 @@ struct rpc_registration {
 	unsigned listen_index; /* which listener's port */
 };
 
-/* Starts listening and serving. One rpc_server per process (libntirpc's pool is
- * process-wide and cannot be re-initialised). 0 or negative errno. */
+/* Starts listening and serving. 0 or negative errno. */
 int rpc_server_start(const struct rpc_params *p, struct rpc_server **out);
 uint16_t rpc_server_port(const struct rpc_server *s, unsigned listen_index);
+/* Records refused for exceeding max_record (their connections were closed). */
+uint64_t rpc_server_records_refused(const struct rpc_server *s);
 /* Registers with rpcbind if one answers on 127.0.0.1:111; never fails the start. */
 void rpc_server_register(struct rpc_server *s, const struct rpc_registration *regs, unsigned n);
 /* Closes every client connection (not the listeners): clients see their
@@ -90,7 +91,8 @@ void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res);
 void rpc_req_reply_raw(struct rpc_req *r, const void *bytes, size_t len);
 /* Leaves the call unanswered (a retransmission of a call still running). */
 void rpc_req_drop(struct rpc_req *r);
-/* A checksum of the call's argument bytes, valid after rpc_req_decode. */
+/* A checksum of the call's argument bytes: all of them up to 1 KiB, and their
+ * length (request-table keys: a reused XID with other arguments is a new call). */
 uint64_t rpc_req_cksum(const struct rpc_req *r);
 
 void rpc_req_err_noprog(struct rpc_req *r);
