@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # compare.sh [ROUNDS] [CLIENTS] — twinfsd and NFS-Ganesha side by side with bench/twload
-# (NFSv3, loopback, defaults 3 rounds and 8 clients). Every workload runs on both servers
-# in turn, twinfs then Ganesha, ROUNDS times, so machine noise hits both alike. Prints a
-# Markdown table of medians over the rounds: throughput, ratio, p99 latency, and server
-# CPU seconds per 1000 operations (utime+stime of the server during the timed part, see
-# twload -p), then each server's peak RSS (VmHWM).
+# (NFSv3, loopback, defaults 3 rounds and 8 clients; bench/compare is the same script).
+# CLIENTS may be a comma list (1,8,64), also given as the CLIENTS environment variable;
+# each count is a series of its own. Every workload runs on both servers in turn, twinfs
+# then Ganesha, then the local filesystem doing the same operations as plain syscalls
+# (twload -u file://, the physical reference), ROUNDS times, so machine noise hits all
+# alike. Prints one Markdown table per client count with medians over the rounds:
+# throughput (local, twinfs, Ganesha), the twinfs/Ganesha ratio, p50 and p99 latency,
+# server CPU seconds per 1000 operations (utime+stime of the server during the timed
+# part, see twload -p), then each server's peak RSS (VmHWM) during that series.
 #
 # Environment: SECS (twload -t, default 10), MIB (twload -s, default 256),
 # TWINFSD (default build/server/twinfsd), TWLOAD (default build/bench/twload, else
@@ -15,7 +19,11 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 rounds=${1:-3}
-clients=${2:-8}
+clients_arg=${2:-${CLIENTS:-8}}
+IFS=, read -r -a client_counts <<<"$clients_arg"
+for n in "${client_counts[@]}"; do
+	[[ $n =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: bad client count '$n'" >&2; exit 2; }
+done
 secs=${SECS:-10}
 mib=${MIB:-256}
 shared=${TWINFS_SHARED:-$root/../shared}
@@ -76,6 +84,8 @@ wait_listen() {
 }
 
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Each series reports its own peak: writing 5 to clear_refs resets VmHWM (Linux >= 4.0).
+hwm_reset() { echo 5 2>/dev/null >"/proc/$1/clear_refs" || true; }
 
 tport=$(free_port)
 mkdir -p "$work/tw" "$work/state"
@@ -95,11 +105,15 @@ if [ "$have_ganesha" = 1 ]; then
 	gurl="nfs://127.0.0.1/export?version=3&nfsport=$gport&mountport=$((gport + 1))"
 fi
 
-# run LABEL PID URL WORKLOAD: one twload run, its line prefixed with the label.
+mkdir -p "$work/local"
+lurl="file://$work/local"
+
+# run LABEL PID URL WORKLOAD CLIENTS: one twload run, its line prefixed with the label;
+# PID empty for the local run (no server to charge).
 failed=0
 run() {
 	local line
-	line=$("$twload" -u "$3" -c "$clients" -t "$secs" -s "$mib" -w "$4" -p "$2" \
+	line=$("$twload" -u "$3" -c "$5" -t "$secs" -s "$mib" -w "$4" ${2:+-p "$2"} \
 		2>>"$work/twload.err") || failed=1
 	line=$(grep '^twload ' <<<"$line" || true)
 	[ -n "$line" ] || { echo "compare.sh: $1 $4: twload printed nothing" >&2; return 0; }
@@ -109,37 +123,40 @@ run() {
 	echo "server=$1 $line" >>"$work/results"
 }
 
-cmd="bench/compare.sh $rounds $clients (SECS=$secs MIB=$mib)"
-for r in $(seq "$rounds"); do
-	for w in "${workloads[@]}"; do
-		echo "round $r/$rounds: $w" >&2
-		run twinfs "$tpid" "$turl" "$w"
-		if [ "$have_ganesha" = 1 ]; then
-			run ganesha "$gpid" "$gurl" "$w"
-		fi
+cmd="bench/$(basename "$0") $rounds $clients_arg (SECS=$secs MIB=$mib)"
+: >"$work/hwm"
+for n in "${client_counts[@]}"; do
+	hwm_reset "$tpid"
+	[ "$have_ganesha" = 1 ] && hwm_reset "$gpid"
+	for r in $(seq "$rounds"); do
+		for w in "${workloads[@]}"; do
+			echo "$n clients, round $r/$rounds: $w" >&2
+			run twinfs "$tpid" "$turl" "$w" "$n"
+			if [ "$have_ganesha" = 1 ]; then
+				run ganesha "$gpid" "$gurl" "$w" "$n"
+			fi
+			run local "" "$lurl" "$w" "$n"
+		done
 	done
+	ghwm=0
+	[ "$have_ganesha" = 1 ] && ghwm=$(hwm_kib "$gpid")
+	echo "$n $(hwm_kib "$tpid") $ghwm" >>"$work/hwm"
 done
-thwm=$(hwm_kib "$tpid")
-ghwm=0
-if [ "$have_ganesha" = 1 ]; then
-	ghwm=$(hwm_kib "$gpid")
-fi
 
-echo "# twinfsd vs NFS-Ganesha (NFSv3, loopback, twload)"
+echo "# twinfsd vs NFS-Ganesha (NFSv3, loopback, twload), local filesystem as reference"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), command: \`$cmd\`"
-echo
-python3 - "$work/results" "$thwm" "$ghwm" "${workloads[@]}" <<'PY'
+python3 - "$work/results" "$work/hwm" "${workloads[@]}" <<'PY'
 import collections, statistics, sys
 
-path, thwm, ghwm, workloads = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+path, hwm_path, workloads = sys.argv[1], sys.argv[2], sys.argv[3:]
 runs = collections.defaultdict(list)
 for line in open(path):
     kv = dict(f.split("=", 1) for f in line.split() if "=" in f)
-    runs[(kv["server"], kv["workload"])].append(kv)
+    runs[(kv["server"], kv["clients"], kv["workload"])].append(kv)
 
-def med(server, w, fn):
-    v = [fn(kv) for kv in runs.get((server, w), [])]
+def med(server, n, w, fn):
+    v = [fn(kv) for kv in runs.get((server, n, w), [])]
     v = [x for x in v if x is not None]
     return statistics.median(v) if v else None
 
@@ -150,28 +167,40 @@ def cpu_per_k(kv):
 def fmt(x, nd=0):
     return "–" if x is None else f"{x:.{nd}f}"
 
-print("| workload | twinfs | Ganesha | ratio | p99 µs twinfs / Ganesha "
-      "| CPU s per 1k ops twinfs / Ganesha | errors twinfs / Ganesha |")
-print("| --- | --- | --- | --- | --- | --- | --- |")
-for w in workloads:
-    data = w in ("write", "read")
-    key, unit = ("mb_s", "MB/s") if data else ("ops_s", "ops/s")
-    t = med("twinfs", w, lambda kv: float(kv[key]))
-    g = med("ganesha", w, lambda kv: float(kv[key]))
-    ratio = t / g if t is not None and g else None
-    tp = med("twinfs", w, lambda kv: float(kv["p99_us"]))
-    gp = med("ganesha", w, lambda kv: float(kv["p99_us"]))
-    tc = med("twinfs", w, cpu_per_k)
-    gc = med("ganesha", w, cpu_per_k)
-    te = sum(int(kv["errors"]) for kv in runs.get(("twinfs", w), []))
-    ge = sum(int(kv["errors"]) for kv in runs.get(("ganesha", w), []))
-    nd = 1 if data or (t is not None and t < 100) else 0
-    print(f"| {w} | {fmt(t, nd)} {unit} | {fmt(g, nd)} {unit} | {fmt(ratio, 2)} "
-          f"| {fmt(tp)} / {fmt(gp)} | {fmt(tc, 3)} / {fmt(gc, 3)} | {te} / {ge} |")
-print()
-print(f"Peak RSS (VmHWM): twinfsd {thwm / 1024:.0f} MiB, "
-      f"Ganesha {ghwm / 1024:.0f} MiB" if ghwm else
-      f"Peak RSS (VmHWM): twinfsd {thwm / 1024:.0f} MiB (Ganesha not run)")
+def errors(server, n, w):
+    return sum(int(kv["errors"]) for kv in runs.get((server, n, w), []))
+
+def tput(x, data):
+    nd = 1 if data or (x is not None and x < 100) else 0
+    return f"{fmt(x, nd)} {'MB/s' if data else 'ops/s'}"
+
+for hwm_line in open(hwm_path):
+    n, thwm, ghwm = hwm_line.split()
+    thwm, ghwm = int(thwm), int(ghwm)
+    print()
+    print(f"## {n} client{'s' if n != '1' else ''}")
+    print()
+    print("| workload | local | twinfs | Ganesha | twinfs/Ganesha "
+          "| p50 µs twinfs / Ganesha | p99 µs twinfs / Ganesha "
+          "| CPU s per 1k ops twinfs / Ganesha | errors twinfs / Ganesha / local |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for w in workloads:
+        data = w in ("write", "read")
+        key = "mb_s" if data else "ops_s"
+        l, t, g = (med(s, n, w, lambda kv: float(kv[key])) for s in ("local", "twinfs", "ganesha"))
+        ratio = t / g if t is not None and g else None
+        p50 = [med(s, n, w, lambda kv: float(kv["p50_us"])) for s in ("twinfs", "ganesha")]
+        p99 = [med(s, n, w, lambda kv: float(kv["p99_us"])) for s in ("twinfs", "ganesha")]
+        tc = med("twinfs", n, w, cpu_per_k)
+        gc = med("ganesha", n, w, cpu_per_k)
+        print(f"| {w} | {tput(l, data)} | {tput(t, data)} | {tput(g, data)} | {fmt(ratio, 2)} "
+              f"| {fmt(p50[0])} / {fmt(p50[1])} | {fmt(p99[0])} / {fmt(p99[1])} "
+              f"| {fmt(tc, 3)} / {fmt(gc, 3)} "
+              f"| {errors('twinfs', n, w)} / {errors('ganesha', n, w)} / {errors('local', n, w)} |")
+    print()
+    print(f"Peak RSS (VmHWM) in this series: twinfsd {thwm / 1024:.0f} MiB, "
+          f"Ganesha {ghwm / 1024:.0f} MiB" if ghwm else
+          f"Peak RSS (VmHWM) in this series: twinfsd {thwm / 1024:.0f} MiB (Ganesha not run)")
 PY
 if [ "$failed" = 1 ]; then
 	echo >&2

@@ -40,10 +40,19 @@
  * still has not returned WATCHDOG_GRACE_S after the cut, the process reports and exits
  * without cleanup. Latency samples: the first SAMPLE_CAP per client and workload.
  *
+ * Local mode (-u file:///ABS/DIR): the same workloads, clients and threads on a local
+ * directory with plain syscalls, as the physical reference for the servers' figures:
+ * getattr fstat, lookup stat by path, create open(O_CREAT)+close+unlink, readdirplus
+ * opendir/readdir + fstatat of every entry (READDIRPLUS returns the attributes), write
+ * pwrite + fsync at the end (COMMIT), read and randread pread. The page cache serves the
+ * reads, as it does behind a server; no libnfs context is made.
+ *
  * Only NFSv3 is meant (libnfs 4.0 cannot send v4 WRITEs above ~3.5 KiB).
- * Everything lives in /twload.<host>.<pid> under the mount; it is removed at the end,
- * also after a failed setup. Exit 0 ok, 1 some operations failed, 2 setup failed.
+ * Everything lives in /twload.<host>.<pid> under the mount (or the local directory); it
+ * is removed at the end, also after a failed setup. Exit 0 ok, 1 some operations failed,
+ * 2 setup failed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -53,6 +62,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,6 +106,7 @@ struct workload {
 
 struct opts {
 	const char *url;
+	const char *local_dir; /* set by a file:// URL: local mode */
 	int clients;
 	double secs;
 	uint64_t total_bytes;
@@ -104,14 +115,21 @@ struct opts {
 	int srv_pid;
 };
 
+/* An open file of either back end: a libnfs handle, or a local fd. */
+struct file {
+	struct nfsfh *fh;
+	int fd;
+	int open;
+};
+
 struct client {
 	struct run *run;
 	int id;
 	pthread_t th;
 	atomic_int returned;
-	struct nfs_context *nfs;
-	struct nfsfh *attr_fh;
-	struct nfsfh *data_fh;
+	struct nfs_context *nfs; /* NULL in local mode */
+	struct file attr_f;
+	struct file data_f;
 	char dir[DIR_LEN];
 	char *buf;
 	uint64_t data_bytes; /* this client's file size */
@@ -130,6 +148,7 @@ struct run {
 	struct opts o;
 	const struct workload *wl;
 	struct client *c;
+	int inited; /* clients fully initialised; cleanup needs all of them */
 	struct nfs_url *url;
 	char scratch[SCRATCH_LEN];
 	char rdp_dir[DIR_LEN];
@@ -160,13 +179,91 @@ static uint64_t xorshift(uint64_t *s)
 	return x;
 }
 
+/* ---- the two back ends: libnfs calls, or the same thing as local syscalls ---- */
+
+/* Local calls return -errno like libnfs's synchronous calls, so callers treat both alike. */
+static int neg_errno(int rc)
+{
+	return rc < 0 ? -errno : rc;
+}
+
+static int is_local(const struct client *c)
+{
+	return c->run->o.local_dir != NULL;
+}
+
+static const char *fs_error(struct client *c, int rc)
+{
+	return is_local(c) ? strerror(-rc) : nfs_get_error(c->nfs);
+}
+
+static int fs_mkdir(struct client *c, const char *path)
+{
+	return is_local(c) ? neg_errno(mkdir(path, 0755)) : nfs_mkdir(c->nfs, path);
+}
+
+static int fs_rmdir(struct client *c, const char *path)
+{
+	return is_local(c) ? neg_errno(rmdir(path)) : nfs_rmdir(c->nfs, path);
+}
+
+static int fs_unlink(struct client *c, const char *path)
+{
+	return is_local(c) ? neg_errno(unlink(path)) : nfs_unlink(c->nfs, path);
+}
+
+/* Creates @path and opens it with @flags (O_RDONLY, O_RDWR), like nfs_create(). */
+static int fs_create(struct client *c, const char *path, int flags, struct file *f)
+{
+	if (is_local(c)) {
+		f->fd = open(path, flags | O_CREAT, 0644);
+		if (f->fd < 0)
+			return -errno;
+	} else {
+		int rc = nfs_create(c->nfs, path, flags, 0644, &f->fh);
+
+		if (rc < 0)
+			return rc;
+	}
+	f->open = 1;
+	return 0;
+}
+
+static void fs_close(struct client *c, struct file *f)
+{
+	if (!f->open)
+		return;
+	if (is_local(c))
+		close(f->fd);
+	else
+		nfs_close(c->nfs, f->fh);
+	f->open = 0;
+}
+
+static int fs_pwrite(struct client *c, struct file *f, uint64_t off, uint64_t len)
+{
+	if (is_local(c))
+		return neg_errno((int)pwrite(f->fd, c->buf, len, (off_t)off));
+	return nfs_pwrite(c->nfs, f->fh, off, len, c->buf);
+}
+
+static int fs_pread(struct client *c, struct file *f, uint64_t off, uint64_t len)
+{
+	if (is_local(c))
+		return neg_errno((int)pread(f->fd, c->buf, len, (off_t)off));
+	return nfs_pread(c->nfs, f->fh, off, len, c->buf);
+}
+
 /* ---- operations ---- */
 
 static int op_getattr(struct client *c)
 {
 	struct nfs_stat_64 st;
+	struct stat lst;
 
-	return nfs_fstat64(c->nfs, c->attr_fh, &st);
+	if (is_local(c))
+		return neg_errno(fstat(c->attr_f.fd, &lst));
+	return nfs_fstat64(c->nfs, c->attr_f.fh, &st);
 }
 
 static int op_lookup(struct client *c)
@@ -174,22 +271,52 @@ static int op_lookup(struct client *c)
 	char path[PATH_LEN];
 	struct nfs_stat_64 st;
 
+	struct stat lst;
+
 	snprintf(path, sizeof(path), "%s/l%02u", c->dir, (unsigned)(c->seq++ % LOOKUP_FILES));
+	if (is_local(c))
+		return neg_errno(stat(path, &lst));
 	return nfs_stat64(c->nfs, path, &st);
 }
 
 static int op_create(struct client *c)
 {
 	char path[PATH_LEN];
-	struct nfsfh *fh;
+	struct file f;
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/n%" PRIu64, c->dir, c->seq++);
-	rc = nfs_creat(c->nfs, path, 0644, &fh);
+	rc = fs_create(c, path, O_RDONLY, &f); /* nfs_creat(): CREATE, no SETATTR */
 	if (rc < 0)
 		return rc;
-	nfs_close(c->nfs, fh);
-	return nfs_unlink(c->nfs, path);
+	fs_close(c, &f);
+	return fs_unlink(c, path);
+}
+
+/* What READDIRPLUS gives a client: every name with its attributes. */
+static int local_readdirplus(struct client *c)
+{
+	struct dirent *e;
+	struct stat st;
+	unsigned n = 0;
+	int rc = 0;
+	DIR *d;
+
+	d = opendir(c->run->rdp_dir);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) != NULL) {
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			rc = -errno;
+			break;
+		}
+		if (e->d_name[0] != '.')
+			n++;
+	}
+	closedir(d);
+	if (rc < 0)
+		return rc;
+	return n == RDP_ENTRIES ? 0 : -EIO;
 }
 
 static int op_readdirplus(struct client *c)
@@ -199,6 +326,8 @@ static int op_readdirplus(struct client *c)
 	unsigned n = 0;
 	int rc;
 
+	if (is_local(c))
+		return local_readdirplus(c);
 	rc = nfs_opendir(c->nfs, c->run->rdp_dir, &d);
 	if (rc < 0)
 		return rc;
@@ -218,7 +347,7 @@ static int op_write(struct client *c)
 		return OP_DONE;
 	if (len > c->data_bytes - c->pos)
 		len = c->data_bytes - c->pos;
-	rc = nfs_pwrite(c->nfs, c->data_fh, c->pos, len, c->buf);
+	rc = fs_pwrite(c, &c->data_f, c->pos, len);
 	if (rc < 0)
 		return rc;
 	if ((uint64_t)rc != len)
@@ -230,7 +359,9 @@ static int op_write(struct client *c)
 
 static int op_commit(struct client *c)
 {
-	return nfs_fsync(c->nfs, c->data_fh);
+	if (is_local(c))
+		return neg_errno(fsync(c->data_f.fd));
+	return nfs_fsync(c->nfs, c->data_f.fh);
 }
 
 /* Whole passes over the client's file until -t seconds have gone by. */
@@ -246,7 +377,7 @@ static int op_read(struct client *c)
 	}
 	if (len > c->data_bytes - c->pos)
 		len = c->data_bytes - c->pos;
-	rc = nfs_pread(c->nfs, c->data_fh, c->pos, len, c->buf);
+	rc = fs_pread(c, &c->data_f, c->pos, len);
 	if (rc < 0)
 		return rc;
 	if ((uint64_t)rc != len)
@@ -262,7 +393,7 @@ static int op_randread(struct client *c)
 	uint64_t off = (xorshift(&c->rng) % blocks) * RAND_IO;
 	int rc;
 
-	rc = nfs_pread(c->nfs, c->data_fh, off, RAND_IO, c->buf);
+	rc = fs_pread(c, &c->data_f, off, RAND_IO);
 	if (rc < 0)
 		return rc;
 	if (rc != RAND_IO)
@@ -396,6 +527,10 @@ static int body_mount(struct client *c)
 	struct nfs_url *u = c->run->url;
 	int rc;
 
+	if (is_local(c)) {
+		c->mounted = 1;
+		return 0;
+	}
 	rc = nfs_mount(c->nfs, u->server, u->path);
 	if (rc < 0) {
 		fprintf(stderr, "twload: client %d: mount %s:%s: %s\n", c->id, u->server, u->path,
@@ -408,15 +543,15 @@ static int body_mount(struct client *c)
 
 static int make_file(struct client *c, const char *path)
 {
-	struct nfsfh *fh;
+	struct file f;
 	int rc;
 
-	rc = nfs_creat(c->nfs, path, 0644, &fh);
+	rc = fs_create(c, path, O_RDONLY, &f);
 	if (rc < 0) {
-		fprintf(stderr, "twload: create %s: %s\n", path, nfs_get_error(c->nfs));
+		fprintf(stderr, "twload: create %s: %s\n", path, fs_error(c, rc));
 		return -1;
 	}
-	nfs_close(c->nfs, fh);
+	fs_close(c, &f);
 	return 0;
 }
 
@@ -424,9 +559,11 @@ static int make_file(struct client *c, const char *path)
 static int body_prepare(struct client *c)
 {
 	char path[PATH_LEN];
+	int rc;
 
-	if (nfs_mkdir(c->nfs, c->dir) < 0) {
-		fprintf(stderr, "twload: mkdir %s: %s\n", c->dir, nfs_get_error(c->nfs));
+	rc = fs_mkdir(c, c->dir);
+	if (rc < 0) {
+		fprintf(stderr, "twload: mkdir %s: %s\n", c->dir, fs_error(c, rc));
 		return -1;
 	}
 	for (int i = 0; i < LOOKUP_FILES; i++) {
@@ -435,13 +572,15 @@ static int body_prepare(struct client *c)
 			return -1;
 	}
 	snprintf(path, sizeof(path), "%s/attr", c->dir);
-	if (nfs_create(c->nfs, path, O_RDWR, 0644, &c->attr_fh) < 0) {
-		fprintf(stderr, "twload: create %s: %s\n", path, nfs_get_error(c->nfs));
+	rc = fs_create(c, path, O_RDWR, &c->attr_f);
+	if (rc < 0) {
+		fprintf(stderr, "twload: create %s: %s\n", path, fs_error(c, rc));
 		return -1;
 	}
 	snprintf(path, sizeof(path), "%s/data", c->dir);
-	if (nfs_create(c->nfs, path, O_RDWR, 0644, &c->data_fh) < 0) {
-		fprintf(stderr, "twload: create %s: %s\n", path, nfs_get_error(c->nfs));
+	rc = fs_create(c, path, O_RDWR, &c->data_f);
+	if (rc < 0) {
+		fprintf(stderr, "twload: create %s: %s\n", path, fs_error(c, rc));
 		return -1;
 	}
 	return 0;
@@ -468,7 +607,7 @@ static int body_rdp_clean(struct client *c)
 		return 0;
 	for (int i = c->id; i < RDP_ENTRIES; i += c->run->o.clients) {
 		snprintf(path, sizeof(path), "%s/e%05d", c->run->rdp_dir, i);
-		nfs_unlink(c->nfs, path);
+		fs_unlink(c, path);
 	}
 	return 0;
 }
@@ -479,26 +618,23 @@ static int body_cleanup(struct client *c)
 
 	if (!c->mounted)
 		return 0;
-	if (c->attr_fh)
-		nfs_close(c->nfs, c->attr_fh);
-	if (c->data_fh)
-		nfs_close(c->nfs, c->data_fh);
-	c->attr_fh = c->data_fh = NULL;
+	fs_close(c, &c->attr_f);
+	fs_close(c, &c->data_f);
 	for (int i = 0; i < LOOKUP_FILES; i++) {
 		snprintf(path, sizeof(path), "%s/l%02d", c->dir, i);
-		nfs_unlink(c->nfs, path);
+		fs_unlink(c, path);
 	}
 	snprintf(path, sizeof(path), "%s/attr", c->dir);
-	nfs_unlink(c->nfs, path);
+	fs_unlink(c, path);
 	snprintf(path, sizeof(path), "%s/data", c->dir);
-	nfs_unlink(c->nfs, path);
-	nfs_rmdir(c->nfs, c->dir);
+	fs_unlink(c, path);
+	fs_rmdir(c, c->dir);
 	return 0;
 }
 
 static int body_umount(struct client *c)
 {
-	if (c->mounted)
+	if (c->mounted && !is_local(c))
 		nfs_umount(c->nfs);
 	return 0;
 }
@@ -614,9 +750,11 @@ static void reset_clients(struct run *r)
 static int prepare_for(struct run *r, enum wl w)
 {
 	if (w == WL_READDIRPLUS && !r->rdp_made) {
-		if (nfs_mkdir(r->c[0].nfs, r->rdp_dir) < 0) {
+		int rc = fs_mkdir(&r->c[0], r->rdp_dir);
+
+		if (rc < 0) {
 			fprintf(stderr, "twload: mkdir %s: %s\n", r->rdp_dir,
-				nfs_get_error(r->c[0].nfs));
+				fs_error(&r->c[0], rc));
 			return -1;
 		}
 		r->rdp_made = 1;
@@ -665,7 +803,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: twload -u URL [-c CLIENTS] [-t SECS] [-w WORKLOADS] [-s MIB] [-b IOSIZE]"
 		   " [-p SERVER_PID]\n"
-		   "  -u  e.g. 'nfs://127.0.0.1/export?version=3&nfsport=2049&mountport=20048'\n"
+		   "  -u  e.g. 'nfs://127.0.0.1/export?version=3&nfsport=2049&mountport=20048',\n"
+		   "      or file:///ABS/DIR: the same operations as local syscalls in DIR\n"
 		   "  -c  clients, one connection and thread each (8)\n"
 		   "  -t  seconds per workload (10); data workloads: watchdog max(3 x t, 120)\n"
 		   "  -w  comma list of getattr,lookup,create,readdirplus,write,read,randread"
@@ -740,7 +879,28 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	    o->iosize < RAND_IO || o->total_bytes < (uint64_t)o->clients * RAND_IO ||
 	    optind != argc)
 		return -1;
+	if (strncmp(o->url, "file://", 7) == 0) {
+		o->local_dir = o->url + 7;
+		if (o->local_dir[0] != '/') {
+			fprintf(stderr, "twload: file:// needs an absolute directory\n");
+			return -1;
+		}
+	}
 	return 0;
+}
+
+/*
+ * Each client holds a socket (or two local fds, plus one while it creates or lists), so
+ * 256 clients can pass the usual soft limit of 1024; the hard limit is ours to take.
+ */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 /* Contexts one after another in this thread: see the header (XID salt). */
@@ -748,9 +908,16 @@ static int init_clients(struct run *r)
 {
 	char host[64] = "host";
 
+	const char *base = r->o.local_dir ? r->o.local_dir : "";
+	int n;
+
 	gethostname(host, sizeof(host) - 1);
 	host[sizeof(host) - 1] = '\0';
-	snprintf(r->scratch, sizeof(r->scratch), "/twload.%s.%d", host, (int)getpid());
+	n = snprintf(r->scratch, sizeof(r->scratch), "%s/twload.%s.%d", base, host, (int)getpid());
+	if (n < 0 || (size_t)n >= sizeof(r->scratch)) {
+		fprintf(stderr, "twload: directory name too long: %s\n", base);
+		return -1;
+	}
 	snprintf(r->rdp_dir, sizeof(r->rdp_dir), "%s/rdp", r->scratch);
 	r->c = calloc((size_t)r->o.clients, sizeof(*r->c));
 	if (!r->c)
@@ -762,9 +929,15 @@ static int init_clients(struct run *r)
 		c->id = i;
 		c->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)(i + 1) * 0xbf58476d1ce4e5b9ull);
 		snprintf(c->dir, sizeof(c->dir), "%s/c%03d", r->scratch, i);
-		c->nfs = nfs_init_context();
 		c->lat = malloc(SAMPLE_CAP * sizeof(*c->lat));
-		if (!c->nfs || !c->lat)
+		if (!c->lat)
+			return -1;
+		if (r->o.local_dir) {
+			r->inited++;
+			continue;
+		}
+		c->nfs = nfs_init_context();
+		if (!c->nfs)
 			return -1;
 		nfs_set_timeout(c->nfs, RPC_TIMEOUT_MS);
 		nfs_set_autoreconnect(c->nfs, 0);
@@ -784,6 +957,7 @@ static int init_clients(struct run *r)
 				return -1;
 			nfs_destroy_url(u);
 		}
+		r->inited++;
 	}
 	return 0;
 }
@@ -791,9 +965,13 @@ static int init_clients(struct run *r)
 /* Clamps the I/O size to the server's limits and gives each client its share. */
 static int size_io(struct run *r)
 {
-	uint64_t wmax = nfs_get_writemax(r->c[0].nfs), rmax = nfs_get_readmax(r->c[0].nfs);
+	uint64_t wmax = 0, rmax = 0;
 	uint64_t share;
 
+	if (r->c[0].nfs) {
+		wmax = nfs_get_writemax(r->c[0].nfs);
+		rmax = nfs_get_readmax(r->c[0].nfs);
+	}
 	if (wmax && r->o.iosize > wmax)
 		r->o.iosize = wmax;
 	if (rmax && r->o.iosize > rmax)
@@ -811,11 +989,15 @@ static int size_io(struct run *r)
 
 static int setup(struct run *r)
 {
+	int rc;
+
+	raise_nofile();
 	if (init_clients(r) < 0 || run_clients(r, body_mount, 0, SETUP_BUDGET_S) < 0 ||
 	    size_io(r) < 0)
 		return -1;
-	if (nfs_mkdir(r->c[0].nfs, r->scratch) < 0) {
-		fprintf(stderr, "twload: mkdir %s: %s\n", r->scratch, nfs_get_error(r->c[0].nfs));
+	rc = fs_mkdir(&r->c[0], r->scratch);
+	if (rc < 0) {
+		fprintf(stderr, "twload: mkdir %s: %s\n", r->scratch, fs_error(&r->c[0], rc));
 		return -1;
 	}
 	return run_clients(r, body_prepare, 0, SETUP_BUDGET_S);
@@ -823,18 +1005,15 @@ static int setup(struct run *r)
 
 static void cleanup(struct run *r)
 {
-	if (!r->c)
-		return;
-	for (int i = 0; i < r->o.clients; i++)
-		if (!r->c[i].nfs)
-			return; /* setup stopped before the mounts: nothing on the server */
+	if (!r->c || r->inited < r->o.clients)
+		return; /* setup stopped before the mounts: nothing made yet */
 	if (r->rdp_made) {
 		run_clients(r, body_rdp_clean, 0, SETUP_BUDGET_S);
-		nfs_rmdir(r->c[0].nfs, r->rdp_dir);
+		fs_rmdir(&r->c[0], r->rdp_dir);
 	}
 	run_clients(r, body_cleanup, 0, SETUP_BUDGET_S);
 	if (r->c[0].mounted)
-		nfs_rmdir(r->c[0].nfs, r->scratch);
+		fs_rmdir(&r->c[0], r->scratch);
 	run_clients(r, body_umount, 0, SETUP_BUDGET_S);
 }
 
