@@ -12,6 +12,7 @@
  */
 #include "fsal/vfs/fdcache.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -35,6 +36,7 @@ struct fdc_ent {
 	unsigned refs;
 	bool dead; /* forgotten while lent: closed by the last put */
 	int fd;
+	int aux; /* a second descriptor of the object (fdcache_aux), or -1 */
 	struct fsal_key key;
 };
 
@@ -71,7 +73,8 @@ static void fdc_slots_init(void)
 static uint64_t fdc_hash(const struct fsal_key *key)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	for (unsigned i = 0; i < key->len; i++)
+	unsigned n = key->len < FSAL_KEY_MAX ? key->len : FSAL_KEY_MAX;
+	for (unsigned i = 0; i < n; i++)
 		h = (h ^ key->data[i]) * 0x100000001b3ull;
 	return h ^ (h >> 29);
 }
@@ -116,20 +119,29 @@ static void hash_unlink(struct fdc_shard *s, struct fdc_ent *e)
 	s->n--;
 }
 
-/* Unhooks e from its shard (under the lock); returns the descriptor to close, or
- * -1 when e is lent out (then the last put closes it). */
-static int fdc_drop(struct fdc_shard *s, struct fdc_ent *e)
+/* Unhooks e from its shard (under the lock); returns it when it is to be closed
+ * now (fdc_close, after the unlock), NULL when it is lent out (then the last put
+ * closes it). */
+static struct fdc_ent *fdc_drop(struct fdc_shard *s, struct fdc_ent *e)
 {
 	hash_unlink(s, e);
 	lru_unlink(e);
 	if (e->refs) {
 		e->dead = true;
-		return -1;
+		return NULL;
 	}
-	int fd = e->fd;
-	atomic_store(&fdc_slots[fd], NULL);
+	atomic_store(&fdc_slots[e->fd], NULL);
+	return e;
+}
+
+static void fdc_close(struct fdc_ent *e)
+{
+	if (!e)
+		return;
+	if (e->aux >= 0)
+		close(e->aux);
+	close(e->fd);
 	free(e);
-	return fd;
 }
 
 static struct fdc_ent *fdc_find(struct fdc_shard *s, const struct fsal_key *key, uint64_t h)
@@ -164,7 +176,7 @@ int fdcache_get(struct fdcache *c, const struct fsal_key *key, fdcache_open_fn o
 	struct fdc_ent *ne = malloc(sizeof(*ne));
 	if (!ne)
 		return 0;
-	int victim = -1;
+	struct fdc_ent *victim = NULL;
 	pthread_mutex_lock(&s->lock);
 	e = fdc_find(s, key, h);
 	if (e) {
@@ -186,19 +198,17 @@ int fdcache_get(struct fdcache *c, const struct fsal_key *key, fdcache_open_fn o
 	if (s->n >= s->cap) {
 		pthread_mutex_unlock(&s->lock); /* all lent out: this one is not kept */
 		free(ne);
-		if (victim >= 0)
-			close(victim);
+		fdc_close(victim);
 		return 0;
 	}
-	*ne = (struct fdc_ent){.shard = s, .hash = h, .refs = 1, .fd = *fd, .key = *key};
+	*ne = (struct fdc_ent){.shard = s, .hash = h, .refs = 1, .fd = *fd, .aux = -1, .key = *key};
 	ne->hnext = s->buckets[h % FDC_BUCKETS];
 	s->buckets[h % FDC_BUCKETS] = ne;
 	s->n++;
 	lru_front(s, ne);
 	atomic_store(&fdc_slots[*fd], ne);
 	pthread_mutex_unlock(&s->lock);
-	if (victim >= 0)
-		close(victim);
+	fdc_close(victim);
 	return 0;
 }
 
@@ -219,25 +229,50 @@ void fdcache_put(int fd)
 		close_it = true;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (close_it) {
-		free(e);
-		close(fd);
-	}
+	if (close_it)
+		fdc_close(e);
+}
+
+int fdcache_aux(int fd, int (*open_aux)(int fd, int *aux), int *aux)
+{
+	struct fdc_ent *e =
+	    fd >= 0 && (unsigned)fd < fdc_nslots ? atomic_load(&fdc_slots[fd]) : NULL;
+	if (!e)
+		return -ENOENT;
+	struct fdc_shard *s = e->shard;
+	pthread_mutex_lock(&s->lock);
+	*aux = e->aux;
+	pthread_mutex_unlock(&s->lock);
+	if (*aux >= 0)
+		return 0;
+	int mine;
+	int rc = open_aux(fd, &mine);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&s->lock);
+	if (e->aux < 0)
+		e->aux = mine;
+	else
+		*aux = e->aux; /* another thread was first */
+	pthread_mutex_unlock(&s->lock);
+	if (*aux >= 0)
+		close(mine);
+	else
+		*aux = mine;
+	return 0;
 }
 
 void fdcache_forget(struct fdcache *c, const struct fsal_key *key)
 {
 	uint64_t h = fdc_hash(key);
 	struct fdc_shard *s = &c->shards[h % FDC_SHARDS];
-	int fd = -1;
-
+	struct fdc_ent *gone = NULL;
 	pthread_mutex_lock(&s->lock);
 	struct fdc_ent *e = fdc_find(s, key, h);
 	if (e)
-		fd = fdc_drop(s, e);
+		gone = fdc_drop(s, e);
 	pthread_mutex_unlock(&s->lock);
-	if (fd >= 0)
-		close(fd);
+	fdc_close(gone);
 }
 
 unsigned fdcache_count(struct fdcache *c)
@@ -260,9 +295,7 @@ void fdcache_free(struct fdcache *c)
 		while (s->lru.next != &s->lru) {
 			struct fdc_ent *e = s->lru.next;
 			e->refs = 0;
-			int fd = fdc_drop(s, e);
-			if (fd >= 0)
-				close(fd);
+			fdc_close(fdc_drop(s, e));
 		}
 		pthread_mutex_destroy(&s->lock);
 	}

@@ -33,6 +33,10 @@ int fdcache_get(struct fdcache *c, const struct fsal_key *key, fdcache_open_fn o
 		int *fd);
 /* Gives back a descriptor from fdcache_get (any descriptor not cached is closed). */
 void fdcache_put(int fd);
+/* A second descriptor of the object that fd (lent by fdcache_get) names, opened
+ * once by open_aux and kept with it (vfs.c: a read-only descriptor for READ): valid
+ * while fd is lent, never closed by the caller. -ENOENT when fd is not cached. */
+int fdcache_aux(int fd, int (*open_aux)(int fd, int *aux), int *aux);
 /* The object of key is gone (removed, or found stale): drop its descriptor. */
 void fdcache_forget(struct fdcache *c, const struct fsal_key *key);
 /* Descriptors held now (for tests and status). */

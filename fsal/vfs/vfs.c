@@ -166,6 +166,8 @@ static int vfs__open_key(const struct fsal_export *exp, const struct fsal_key *k
 
 	if (rc)
 		return rc;
+	if (key->len <= VFS_HTYPE_LEN || key->len > FSAL_KEY_MAX)
+		return -ESTALE; /* a forged or damaged handle: not even looked up */
 	if (flags == O_PATH)
 		return fdcache_get(exp->fdc, key, vfs__open_path_cb, (void *)exp, fd);
 	return vfs__open_handle(exp, key, flags, fd);
@@ -197,30 +199,61 @@ static void vfs__proc_path(int fd, char *buf)
 	snprintf(buf, VFS_PROC_FD_MAX, "/proc/self/fd/%d", fd);
 }
 
-/* Opens the regular file of `key` as root with `flags` (O_RDONLY/O_WRONLY); -EISDIR for
- * a directory, -EINVAL for anything else that is not a regular file. */
-static int vfs__open_reg(const struct fsal_export *exp, const struct fsal_key *key, int flags,
-			 int *fd, struct stat *st)
+/* A regular file open for I/O: fd, from the descriptor cache's pfd. */
+struct vfs_io {
+	int fd;
+	int pfd;
+	bool own; /* fd is this call's (else the cache keeps it with pfd) */
+};
+
+static int vfs__reopen_ro(int pfd, int *fd)
 {
 	char path[VFS_PROC_FD_MAX];
-	int pfd;
-	int rc = vfs__open_key(exp, key, O_PATH, &pfd);
+
+	vfs__proc_path(pfd, path);
+	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	return *fd < 0 ? -errno : 0;
+}
+
+/* Opens the regular file of `key` as root with `flags` (O_RDONLY/O_WRONLY); -EISDIR for
+ * a directory, -EINVAL for anything else that is not a regular file. A read-only
+ * descriptor is kept with the cached O_PATH one (READs reopen nothing); a writable
+ * one is opened per call, as a kept one would make exec of the file fail (ETXTBSY)
+ * and hold write leases. */
+static int vfs__open_reg(const struct fsal_export *exp, const struct fsal_key *key, int flags,
+			 struct vfs_io *io, struct stat *st)
+{
+	char path[VFS_PROC_FD_MAX];
+	int rc = vfs__open_key(exp, key, O_PATH, &io->pfd);
 
 	if (rc)
 		return rc;
-	if (fstat(pfd, st) < 0)
+	if (fstat(io->pfd, st) < 0)
 		rc = -errno;
 	else if (S_ISDIR(st->st_mode))
 		rc = -EISDIR;
 	else if (!S_ISREG(st->st_mode))
 		rc = -EINVAL;
-	if (!rc) {
-		vfs__proc_path(pfd, path);
-		*fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
-		rc = *fd < 0 ? -errno : 0;
+	if (!rc && flags == O_RDONLY && fdcache_aux(io->pfd, vfs__reopen_ro, &io->fd) == 0) {
+		io->own = false;
+		return 0;
 	}
-	vfs__put(pfd);
+	if (!rc) {
+		vfs__proc_path(io->pfd, path);
+		io->fd = open(path, flags | O_CLOEXEC | O_NOCTTY);
+		rc = io->fd < 0 ? -errno : 0;
+		io->own = true;
+	}
+	if (rc)
+		vfs__put(io->pfd);
 	return rc;
+}
+
+static void vfs__io_done(struct vfs_io *io)
+{
+	if (io->own)
+		close(io->fd);
+	vfs__put(io->pfd);
 }
 
 /* May cred read (want R_OK) or write (W_OK) the file root opened as fd? See top. */
@@ -395,20 +428,20 @@ static int vfs__set_size(const struct fsal_export *exp, const struct fsal_cred *
 			 const struct fsal_key *key, uint64_t size)
 {
 	struct stat st;
-	int fd;
+	struct vfs_io io;
 	int rc;
 
 	if (size > INT64_MAX)
 		return -EFBIG;
-	rc = vfs__open_reg(exp, key, O_WRONLY, &fd, &st);
+	rc = vfs__open_reg(exp, key, O_WRONLY, &io, &st);
 	if (rc)
 		return rc;
-	rc = vfs__may_io(fd, cred, &st, W_OK);
+	rc = vfs__may_io(io.fd, cred, &st, W_OK);
 	if (!rc)
 		rc = vfs_cred_set(cred);
-	if (!rc && ftruncate(fd, (off_t)size) < 0)
+	if (!rc && ftruncate(io.fd, (off_t)size) < 0)
 		rc = -errno;
-	close(fd);
+	vfs__io_done(&io);
 	return rc;
 }
 
@@ -595,20 +628,20 @@ static int vfs_read(struct fsal_export *exp, const struct fsal_cred *cred,
 		    bool *eof)
 {
 	struct stat st;
-	int fd;
+	struct vfs_io io;
 	int rc;
 
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EINVAL;
-	rc = vfs__open_reg(exp, key, O_RDONLY, &fd, &st);
+	rc = vfs__open_reg(exp, key, O_RDONLY, &io, &st);
 	if (rc)
 		return rc;
-	rc = vfs__may_io(fd, cred, &st, R_OK);
+	rc = vfs__may_io(io.fd, cred, &st, R_OK);
 	if (!rc)
-		rc = vfs__pread(fd, off, buf, len, nread);
+		rc = vfs__pread(io.fd, off, buf, len, nread);
 	if (!rc)
-		*eof = vfs__eof(fd, off, len, *nread, &st);
-	close(fd);
+		*eof = vfs__eof(io.fd, off, len, *nread, &st);
+	vfs__io_done(&io);
 	return rc;
 }
 
@@ -641,21 +674,21 @@ static int vfs_write(struct fsal_export *exp, const struct fsal_cred *cred,
 		     enum fsal_stable how, size_t *written)
 {
 	struct stat st;
-	int fd;
+	struct vfs_io io;
 	int rc;
 
 	*written = 0;
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
-	rc = vfs__open_reg(exp, key, O_WRONLY, &fd, &st);
+	rc = vfs__open_reg(exp, key, O_WRONLY, &io, &st);
 	if (rc)
 		return rc;
-	rc = vfs__may_io(fd, cred, &st, W_OK);
+	rc = vfs__may_io(io.fd, cred, &st, W_OK);
 	if (!rc)
 		rc = vfs_cred_set(cred);
 	if (!rc)
-		rc = vfs__pwrite(fd, off, buf, len, how, written);
-	close(fd);
+		rc = vfs__pwrite(io.fd, off, buf, len, how, written);
+	vfs__io_done(&io);
 	return rc;
 }
 
@@ -666,17 +699,17 @@ static int vfs_commit(struct fsal_export *exp, const struct fsal_key *key, uint6
 		      uint64_t len)
 {
 	struct stat st;
-	int fd;
+	struct vfs_io io;
 	int rc;
 
 	(void)off;
 	(void)len;
-	rc = vfs__open_reg(exp, key, O_RDONLY, &fd, &st);
+	rc = vfs__open_reg(exp, key, O_RDONLY, &io, &st);
 	if (rc)
 		return rc;
-	if (fsync(fd) < 0)
+	if (fsync(io.fd) < 0)
 		rc = -errno;
-	close(fd);
+	vfs__io_done(&io);
 	return rc;
 }
 

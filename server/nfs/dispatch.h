@@ -60,6 +60,11 @@ struct req_ctx {
 	/* a retransmission of a call the failed partner had in flight: it may have
 	 * executed it (drc.h, intents), so "already done" errors mean success */
 	bool maybe_done;
+	/* bytes that follow the encoded result, whose last field the handler left an
+	 * empty opaque (READ data: sent from where they are, rpc_req_reply_tail);
+	 * idempotent procedures only, as a saved reply must be one piece */
+	const void *tail;
+	size_t tail_len;
 };
 
 typedef void (*proc_handler_fn)(struct req_ctx *ctx, void *args, void *res);

@@ -355,8 +355,10 @@ static void nfs3_read(struct req_ctx *ctx, void *argp, void *resp)
 		return;
 	ok->count = (count3)n;
 	ok->eof = eof;
-	ok->data.data_len = (u_int)n;
-	ok->data.data_val = buf;
+	/* the data goes out from buf itself (dispatch.h, tail) */
+	ok->data.data_len = 0;
+	ctx->tail = buf;
+	ctx->tail_len = n;
 }
 
 static void nfs3_write(struct req_ctx *ctx, void *argp, void *resp)

@@ -919,13 +919,15 @@ bool rpc_req_decode(struct rpc_req *r, xdrproc_t proc, void *args)
 	return ok;
 }
 
-void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res)
+/* Encodes header and results into the worker's buffer; its length, 0 on failure
+ * (then SYSTEM_ERR has been sent). */
+static size_t reply_encode(struct rpc_req *r, xdrproc_t proc, void *res)
 {
 	struct worker *w = r->w;
 
 	if (!w->out && !buf_reserve(&w->out, &w->out_cap, REPLY_BUF_INITIAL)) {
 		rpc_req_err_system(r);
-		return;
+		return 0;
 	}
 	for (;;) {
 		size_t hdr = put_accepted(w->out, r->xid, SUCCESS);
@@ -934,20 +936,42 @@ void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res)
 		bool ok = proc(&xdrs, res);
 		size_t len = hdr + XDR_GETPOS(&xdrs);
 		XDR_DESTROY(&xdrs);
-		if (ok) {
-			put32(w->out, 0x80000000u | (uint32_t)(len - 4));
-			struct iovec iov = {.iov_base = w->out, .iov_len = len};
-			conn_send(r->c, &iov, 1);
-			return;
-		}
-		/* Too small for this reply (a large READ): grow and encode again. */
+		if (ok)
+			return len;
+		/* Too small for this reply: grow and encode again. */
 		if (w->out_cap >= REPLY_MAX || !buf_reserve(&w->out, &w->out_cap, w->out_cap * 4)) {
 			log_warn("rpc: cannot encode a reply to procedure %u of program %u",
 				 r->proc, r->prog);
 			rpc_req_err_system(r);
-			return;
+			return 0;
 		}
 	}
+}
+
+void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res)
+{
+	size_t len = reply_encode(r, proc, res);
+	if (!len)
+		return;
+	put32(r->w->out, 0x80000000u | (uint32_t)(len - 4));
+	struct iovec iov = {.iov_base = r->w->out, .iov_len = len};
+	conn_send(r->c, &iov, 1);
+}
+
+void rpc_req_reply_tail(struct rpc_req *r, xdrproc_t proc, void *res, const void *tail,
+			size_t tail_len)
+{
+	static const uint8_t zero[4];
+	size_t len = reply_encode(r, proc, res);
+	size_t pad = (4 - (tail_len & 3)) & 3;
+	if (!len)
+		return;
+	put32(r->w->out + len - 4, (uint32_t)tail_len); /* the empty opaque's length word */
+	put32(r->w->out, 0x80000000u | (uint32_t)(len - 4 + tail_len + pad));
+	struct iovec iov[3] = {{.iov_base = r->w->out, .iov_len = len},
+			       {.iov_base = (void *)tail, .iov_len = tail_len},
+			       {.iov_base = (void *)zero, .iov_len = pad}};
+	conn_send(r->c, iov, pad ? 3 : 2);
 }
 
 void rpc_req_reply_raw(struct rpc_req *r, const void *bytes, size_t len)

@@ -87,6 +87,11 @@ bool rpc_req_auth(struct rpc_req *r, enum rpc_flavor *flavor, struct fsal_cred *
 /* Decodes the arguments into `args` (zeroed by the caller). false = garbage. */
 bool rpc_req_decode(struct rpc_req *r, xdrproc_t proc, void *args);
 void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res);
+/* The same for results whose encoding ends with an empty variable-length opaque
+ * (READ data): the opaque's length becomes tail_len and tail's bytes follow,
+ * written from where they are instead of copied into the reply. */
+void rpc_req_reply_tail(struct rpc_req *r, xdrproc_t proc, void *res, const void *tail,
+			size_t tail_len);
 /* Sends results already encoded (a saved reply from the request table). */
 void rpc_req_reply_raw(struct rpc_req *r, const void *bytes, size_t len);
 /* Leaves the call unanswered (a retransmission of a call still running). */

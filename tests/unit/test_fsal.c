@@ -969,6 +969,58 @@ static void vfs_restart(void)
 	expect(f, &file, 0, "survives");
 }
 
+/* How many of this process's descriptors name a removed file. */
+static unsigned deleted_fds(void)
+{
+	char link[64], target[PATH_MAX];
+	unsigned n = 0;
+
+	for (int fd = 0; fd < 4096; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		n += strstr(target, " (deleted)") != NULL;
+	}
+	return n;
+}
+
+/* The backend keeps objects open between calls (vfs/fdcache.h); a removed file
+ * must not stay open (its blocks would stay allocated), whether it went through
+ * REMOVE, through a RENAME over it, or behind the server's back (then its handle
+ * is stale, as without the cache). */
+static void vfs_removed_is_released(void)
+{
+	struct fx *f = &fx_vfs;
+	struct fsal_key d, a, b, c;
+	char name[32], path[512];
+
+	fresh(f, &d, name);
+	unsigned before = deleted_fds();
+	mkfile(f, &d, "a", 0644, &a);
+	mkfile(f, &d, "b", 0644, &b);
+	mkfile(f, &d, "c", 0644, &c);
+	put(f, &a, 0, "a");
+	put(f, &b, 0, "b");
+	put(f, &c, 0, "c");
+	expect(f, &a, 0, "a"); /* READ keeps a read-only descriptor as well */
+	expect(f, &b, 0, "b");
+	expect(f, &c, 0, "c");
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "a", false), 0);
+	CU_ASSERT_EQUAL(f->ops->rename(f->exp, &ROOT, &d, "b", &d, "c"), 0);
+	CU_ASSERT_EQUAL(deleted_fds(), before);
+	struct fsal_attr at;
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &a, &at), -ESTALE);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &c, &at), -ESTALE);
+	expect(f, &b, 0, "b"); /* renamed, not removed */
+
+	snprintf(path, sizeof(path), "%s/%s/c", f->path, name);
+	CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &b, &at), -ESTALE);
+	CU_ASSERT_EQUAL(deleted_fds(), before);
+}
+
 /* The names are hard links to two files (ext4 allows 65000 links a file): a directory
  * entry costs far less than an inode, and readdir only sees entries. */
 static void vfs_readdir_100k(void)
@@ -1139,6 +1191,7 @@ static int mem_cleanup(void)
 static CU_TestInfo vfs_tests[] = {
     FSAL_SHARED_TESTS(VFS_ENTRY){"restart", vfs_restart},
     {"readdir_100k", vfs_readdir_100k},
+    {"removed_is_released", vfs_removed_is_released},
     {"mountpoint", vfs_mountpoint},
     {"export_errors", vfs_export_errors},
     CU_TEST_INFO_NULL,

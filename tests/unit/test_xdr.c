@@ -16,7 +16,8 @@
  *     refused, and a short message cannot make the decoder allocate what it claims.
  *
  * Decoding always reads from an exact-size heap copy, so that a read past the end of
- * the message shows under AddressSanitizer. The decoded value is released with
+ * the message shows under AddressSanitizer (kept alive a while: handles and WRITE
+ * data point into it). The decoded value is released with
  * xdr_free(), so LeakSanitizer checks that path as well.
  */
 #include <CUnit/CUnit.h>
@@ -45,6 +46,19 @@ static bool encode(xdrproc_t proc, void *obj, char *buf, u_int size, u_int *len)
 	return ok;
 }
 
+/* File handles and WRITE data decode in place (server/xdr/nfs3_inplace.c): they
+ * point into the message, so the last few copies stay alive while values decoded
+ * from them are compared. */
+static void keep_input(char *copy)
+{
+	static char *live[8];
+	static unsigned next;
+
+	free(live[next]);
+	live[next] = copy;
+	next = (next + 1) % 8;
+}
+
 /* Decodes from an exact-size copy of buf; *used is how much was consumed. */
 static bool decode(xdrproc_t proc, void *obj, const void *buf, u_int len, u_int *used)
 {
@@ -57,7 +71,7 @@ static bool decode(xdrproc_t proc, void *obj, const void *buf, u_int len, u_int 
 	bool ok = proc(&x, obj);
 	*used = XDR_GETPOS(&x);
 	XDR_DESTROY(&x);
-	free(copy);
+	keep_input(copy);
 	return ok;
 }
 
