@@ -31,25 +31,16 @@
 #include <time.h>
 
 #include "server/log/log.h"
+#include "server/nfs4/compound.h"
 #include "server/nfs4/nfs4_int.h"
 #include "server/nfs4/pseudo.h"
 #include "server/nfs4/state.h"
 #include "server/server.h"
 
-#define NFS4_PROGRAM   100003
-#define NFS4_VERSION   4
-#define NFS4_MAX_MINOR 2
+#define NFS4_PROGRAM 100003
+#define NFS4_VERSION 4
 
 /* ---- arguments and results as the dispatcher sees them ------------------- */
-
-struct nfs4_args {
-	utf8str_cs tag;
-	uint32_t minor;
-	uint32_t nops;	   /* decoded */
-	nfs_argop4 *ops;   /* malloc'd by the decoder, freed by XDR_FREE */
-	bool too_many;	   /* more than NFS4_MAX_OPS were announced */
-	bool tag_too_long; /* the tag was skipped */
-};
 
 struct nfs4_res {
 	COMPOUND4res r;
@@ -240,7 +231,7 @@ static void nfs4_free_args(XDR *xdrs, struct nfs4_args *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static bool xdr_nfs4_args(XDR *xdrs, struct nfs4_args *a)
+bool xdr_nfs4_args(XDR *xdrs, struct nfs4_args *a)
 {
 	switch (xdrs->x_op) {
 	case XDR_DECODE:
@@ -319,7 +310,7 @@ static void nfs4_status_into(nfs_resop4 *res, nfsstat4 st)
 }
 
 /* The header's limits; NFS4_OK when the operations may run. */
-static nfsstat4 nfs4_header_check(const struct nfs4_args *a)
+nfsstat4 nfs4_header_check(const struct nfs4_args *a)
 {
 	if (a->minor > NFS4_MAX_MINOR)
 		return NFS4ERR_MINOR_VERS_MISMATCH;

@@ -1173,9 +1173,9 @@ static nfsstat4 lock_state_new(struct nfs4_state *st, const struct nfs4_fileid *
 	if (status == NFS4_OK) {
 		lo = owner_find(open->cl, r->lock_owner.owner, r->lock_owner.len, true);
 		struct stid *s = NULL;
-		for (s = open->file->states; lo && s; s = s->fnext)
-			if (s->type == SID_LOCK && s->ow == lo)
-				break;
+		for (struct stid *x = lo ? open->file->states : NULL; x && !s; x = x->fnext)
+			if (x->type == SID_LOCK && x->ow == lo)
+				s = x;
 		if (s && !r->minor)
 			status = NFS4ERR_BAD_SEQID; /* it exists: use its stateid */
 		else if (s)
