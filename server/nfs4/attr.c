@@ -118,8 +118,9 @@ static void enc_supported(struct attr_ctx *x, struct wbuf *w)
 {
 	uint32_t words[3] = {0};
 	supported_words(x->c->minor, words);
-	w32(w, 3);
-	for (int i = 0; i < 3; i++)
+	uint32_t n = words[2] ? 3 : 2;
+	w32(w, n);
+	for (uint32_t i = 0; i < n; i++)
 		w32(w, words[i]);
 }
 
@@ -326,8 +327,8 @@ static void enc_exclcreat(struct attr_ctx *x, struct wbuf *w)
 	nfs4_bitmap_set(words, FATTR4_MODE);
 	nfs4_bitmap_set(words, FATTR4_OWNER);
 	nfs4_bitmap_set(words, FATTR4_OWNER_GROUP);
-	w32(w, 3);
-	for (int i = 0; i < 3; i++)
+	w32(w, 2);
+	for (int i = 0; i < 2; i++)
 		w32(w, words[i]);
 }
 
@@ -429,6 +430,15 @@ nfsstat4 nfs4_attr_encode(struct nfs4_compound *c, const bitmap4 *req,
 	return NFS4_OK;
 }
 
+/* GETATTR, READDIR: asking for a write-only attribute is INVAL (RFC 7530 §16.7.5). */
+nfsstat4 nfs4_attr_check_get(const bitmap4 *req)
+{
+	for (unsigned b = 0; b < req->bitmap4_len * 32 && b < ATTR_COUNT; b++)
+		if (nfs4_bitmap_isset(req, b) && attr_table[b].flags == A_WO)
+			return NFS4ERR_INVAL;
+	return NFS4_OK;
+}
+
 nfsstat4 nfs4_attr_get(struct nfs4_compound *c, const struct nfs4_fh *fh, const bitmap4 *req,
 		       fattr4 *out)
 {
@@ -448,7 +458,9 @@ nfsstat4 nfs4_attr_get(struct nfs4_compound *c, const struct nfs4_fh *fh, const 
 static nfsstat4 dec_owner(const utf8string *s, bool group, uint32_t *id)
 {
 	char name[256], buf[4096];
-	if (s->utf8string_len == 0 || s->utf8string_len >= sizeof(name))
+	if (s->utf8string_len == 0)
+		return NFS4ERR_INVAL;
+	if (s->utf8string_len >= sizeof(name))
 		return NFS4ERR_BADOWNER;
 	memcpy(name, s->utf8string_val, s->utf8string_len);
 	name[s->utf8string_len] = 0;

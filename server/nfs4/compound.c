@@ -165,7 +165,7 @@ static bool nfs4_skip(XDR *xdrs, uint32_t n)
 
 static bool nfs4_decode_tag(XDR *xdrs, struct nfs4_args *a)
 {
-	uint32_t len;
+	uint32_t len = 0;
 	if (!xdr_uint32_t(xdrs, &len))
 		return false;
 	if (len > NFS4_MAX_TAG) {
@@ -182,7 +182,7 @@ static bool nfs4_decode_tag(XDR *xdrs, struct nfs4_args *a)
 /* One operation: its number, then its arguments by the table's routine. */
 static bool nfs4_decode_op(XDR *xdrs, nfs_argop4 *op, bool *illegal)
 {
-	uint32_t num;
+	uint32_t num = 0;
 	if (!xdr_uint32_t(xdrs, &num))
 		return false;
 	const struct nfs4_opdesc *d = nfs4_opdesc(num);
@@ -197,7 +197,7 @@ static bool nfs4_decode_op(XDR *xdrs, nfs_argop4 *op, bool *illegal)
 
 static bool nfs4_decode(XDR *xdrs, struct nfs4_args *a)
 {
-	uint32_t n;
+	uint32_t n = 0;
 	bool illegal = false;
 
 	if (!nfs4_decode_tag(xdrs, a) || !xdr_uint32_t(xdrs, &a->minor) || !xdr_uint32_t(xdrs, &n))

@@ -110,6 +110,7 @@ struct nfs4_attr_src {
 nfsstat4 nfs4_attr_encode(struct nfs4_compound *c, const bitmap4 *req,
 			  const struct nfs4_attr_src *src, fattr4 *out);
 /* Fills the attributes of the current FH for GETATTR/VERIFY. */
+nfsstat4 nfs4_attr_check_get(const bitmap4 *req);
 nfsstat4 nfs4_attr_get(struct nfs4_compound *c, const struct nfs4_fh *fh, const bitmap4 *req,
 		       fattr4 *out);
 /* Decodes settable attributes (SETATTR, CREATE, OPEN): INVAL/ATTRNOTSUPP/BADXDR. */

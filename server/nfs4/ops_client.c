@@ -29,7 +29,8 @@ nfsstat4 nfs4_op_setclientid(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop
 	if (a->client.id.id_len > NFS4_OPAQUE_LIMIT)
 		return NFS4ERR_INVAL;
 	return nfs4_setclientid(c->n4->state, a->client.verifier, a->client.id.id_val,
-				a->client.id.id_len, &ok->clientid, ok->setclientid_confirm);
+				a->client.id.id_len, c->ctx->cred.uid, &ok->clientid,
+				ok->setclientid_confirm);
 }
 
 nfsstat4 nfs4_op_setclientid_confirm(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)

@@ -41,7 +41,7 @@ static nfsstat4 cur_dir(struct nfs4_compound *c, nfsstat4 if_pseudo)
 		st = nfs4_fh_type(c, &c->cur, &t);
 	if (st != NFS4_OK)
 		return st;
-	if (t == FSAL_LNK && c->minor)
+	if (t == FSAL_LNK)
 		return NFS4ERR_SYMLINK;
 	return t == FSAL_DIR ? NFS4_OK : NFS4ERR_NOTDIR;
 }
@@ -170,6 +170,9 @@ nfsstat4 nfs4_op_lookupp(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *r
 
 nfsstat4 nfs4_op_getattr(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 {
+	nfsstat4 st = nfs4_attr_check_get(&arg->nfs_argop4_u.opgetattr.attr_request);
+	if (st != NFS4_OK)
+		return st;
 	return nfs4_attr_get(c, &c->cur, &arg->nfs_argop4_u.opgetattr.attr_request,
 			     &res->nfs_resop4_u.opgetattr.GETATTR4res_u.resok4.obj_attributes);
 }
@@ -206,16 +209,21 @@ nfsstat4 nfs4_op_access(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 			     ACCESS4_DELETE | ACCESS4_EXECUTE;
 	enum fsal_type t = FSAL_REG;
 
+	const uint32_t dir_bits = all & ~(uint32_t)ACCESS4_EXECUTE;
+	const uint32_t file_bits = all & ~(uint32_t)(ACCESS4_LOOKUP | ACCESS4_DELETE);
+
 	if (want & ~all)
 		return NFS4ERR_INVAL;
-	ok->supported = want;
 	if (c->cur.kind == FH4_PSEUDO) {
+		ok->supported = want & dir_bits;
 		ok->access = want & (ACCESS4_READ | ACCESS4_LOOKUP);
 		return NFS4_OK;
 	}
 	nfsstat4 st = nfs4_fh_type(c, &c->cur, &t);
 	if (st != NFS4_OK)
 		return st;
+	/* RFC 7530 §16.1.4: only the bits that mean something for this type */
+	ok->supported = want & (t == FSAL_DIR ? dir_bits : file_bits);
 	const struct fsobj *o = &c->cur.obj;
 	const struct fsal_cred *cr = &c->cur.cred;
 	bool r = o->ops->access(o->fs, cr, &o->key, R_OK) == 0;
@@ -225,7 +233,7 @@ nfsstat4 nfs4_op_access(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 	uint32_t got = (r ? ACCESS4_READ : 0) | (w ? ACCESS4_MODIFY | ACCESS4_EXTEND : 0) |
 		       ((dir && w) ? ACCESS4_DELETE : 0) | ((dir && x) ? ACCESS4_LOOKUP : 0) |
 		       ((!dir && x) ? ACCESS4_EXECUTE : 0);
-	ok->access = got & want;
+	ok->access = got & ok->supported;
 	return NFS4_OK;
 }
 
@@ -234,13 +242,13 @@ nfsstat4 nfs4_op_readlink(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *
 	(void)arg;
 	enum fsal_type t = FSAL_REG;
 	size_t len;
-	nfsstat4 st = nfs4_cur_obj(c, NFS4ERR_ISDIR);
+	nfsstat4 st = nfs4_cur_obj(c, NFS4ERR_INVAL);
 	if (st == NFS4_OK)
 		st = nfs4_fh_type(c, &c->cur, &t);
 	if (st != NFS4_OK)
 		return st;
 	if (t != FSAL_LNK)
-		return t == FSAL_DIR ? NFS4ERR_ISDIR : NFS4ERR_INVAL;
+		return NFS4ERR_INVAL; /* RFC 7530 §16.25.5, a directory too */
 	char *buf = nfs4_alloc(c, FSAL_PATH_MAX + 1);
 	if (!buf)
 		return NFS4ERR_SERVERFAULT;
@@ -281,6 +289,10 @@ nfsstat4 nfs4_op_read(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 				count, c->minor);
 	if (st != NFS4_OK)
 		return st;
+	if (a->offset > INT64_MAX) {
+		ok->eof = TRUE; /* past any file the FSAL can hold */
+		return NFS4_OK;
+	}
 	char *buf = arena_alloc_raw(c->ctx->arena, count ? count : 1);
 	if (!buf)
 		return NFS4ERR_SERVERFAULT;
@@ -523,8 +535,6 @@ nfsstat4 nfs4_op_rename(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 		st = cur_dir(c, NFS4ERR_ROFS);
 	if (st == NFS4_OK)
 		st = nfs4_name(c, &a->oldname, &from);
-	if (st == NFS4ERR_BADNAME)
-		st = NFS4ERR_NOENT;
 	if (st == NFS4_OK)
 		st = nfs4_name(c, &a->newname, &to);
 	if (st == NFS4_OK)
@@ -734,10 +744,8 @@ static nfsstat4 rd_check(struct nfs4_compound *c, const READDIR4args *a)
 {
 	if (a->cookie == 1 || a->cookie == 2)
 		return NFS4ERR_BAD_COOKIE;
-	for (unsigned b = 0; b < a->attr_request.bitmap4_len * 32; b++)
-		if ((b == FATTR4_TIME_ACCESS_SET || b == FATTR4_TIME_MODIFY_SET) &&
-		    nfs4_bitmap_isset(&a->attr_request, b))
-			return NFS4ERR_INVAL;
+	if (nfs4_attr_check_get(&a->attr_request) != NFS4_OK)
+		return NFS4ERR_INVAL;
 	if (c->cur.kind == FH4_PSEUDO)
 		return NFS4_OK;
 	return cur_dir(c, NFS4_OK);
@@ -753,7 +761,7 @@ nfsstat4 nfs4_op_readdir(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *r
 		return st;
 	uint32_t max = io_clamp(c, a->maxcount);
 	const uint32_t overhead = 8 + 4 + 4; /* cookieverf, no-more-entries, eof */
-	if (max < overhead + 24)
+	if (max < overhead)
 		return NFS4ERR_TOOSMALL;
 	struct rd4 r = {.c = c, .req = &a->attr_request, .budget = max - overhead};
 	r.tail = &ok->reply.entries;

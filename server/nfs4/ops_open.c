@@ -130,10 +130,10 @@ static nfsstat4 open_check_obj(struct open_ctx *o, uint32_t access)
 		return nfs4_err(rc, true);
 	if (a.type == FSAL_DIR)
 		return NFS4ERR_ISDIR;
-	if (a.type == FSAL_LNK)
-		return NFS4ERR_SYMLINK;
+	if (a.type == FSAL_LNK || (a.type != FSAL_REG && !o->c->minor))
+		return NFS4ERR_SYMLINK; /* 4.0 has nothing better (RFC 7530 §16.16.6) */
 	if (a.type != FSAL_REG)
-		return o->c->minor ? NFS4ERR_WRONG_TYPE : NFS4ERR_INVAL;
+		return NFS4ERR_WRONG_TYPE;
 	if (o->created)
 		return NFS4_OK;
 	const struct fsal_cred *cr = &o->c->cur.cred;

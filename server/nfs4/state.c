@@ -7,8 +7,10 @@
  * Layout: clients in a list; each client owns its owners and sessions; files
  * (by export id + FSAL key) hold the open and lock states on them; every state
  * is also in a hash by its stateid's counter. A stateid's `other` is
- *     bytes 0..3  this server instance's epoch (a different one: STALE_STATEID)
- *     bytes 4..11 a counter, never reused while the server runs
+ *     bytes 0..7  a counter whose high half is this server instance's epoch, so
+ *                 never reused, not even by the next instance
+ *     bytes 8..11 the low half of its client's id, so that a stateid of a client
+ *                 whose lease expired is told apart (EXPIRED) from a forged one
  *
  * Locking: one mutex over all of it. OPEN, LOCK, CLOSE and friends are rare next to
  * READ and WRITE; READ/WRITE with a special stateid (what most clients send
@@ -29,9 +31,10 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define SID_BUCKETS 4096
-#define SID_OPEN    1
-#define SID_LOCK    2
+#define SID_BUCKETS  4096
+#define EXPIRED_RING 256 /* clients remembered after their lease ran out */
+#define SID_OPEN     1
+#define SID_LOCK     2
 
 struct range {
 	struct range *next;
@@ -101,6 +104,7 @@ struct client {
 	uint64_t clientid;
 	char verf[8];
 	char confirm[8];
+	uint32_t principal; /* AUTH_SYS uid of SETCLIENTID */
 	bool confirmed;
 	bool v41;
 	bool reclaim_done;
@@ -128,6 +132,8 @@ struct nfs4_state {
 	struct client *clients;
 	struct file *files;
 	struct stid *sids[SID_BUCKETS];
+	uint64_t expired[EXPIRED_RING];
+	unsigned expired_next;
 };
 
 static uint64_t state_now(struct nfs4_state *st)
@@ -153,7 +159,7 @@ int nfs4_state_create(const struct nfs4_state_params *p, struct nfs4_state **out
 	st->epoch |= 1; /* never 0: the special stateids have an all-zero `other` */
 	/* clientids carry the epoch too: a client of an earlier instance is stale */
 	st->next_clientid = (uint64_t)st->epoch << 32 | 1;
-	st->next_counter = 1;
+	st->next_counter = (uint64_t)st->epoch << 32 | 1;
 	*out = st;
 	return 0;
 }
@@ -165,11 +171,23 @@ uint32_t nfs4_state_lease(const struct nfs4_state *st)
 
 /* ---- stateids ---------------------------------------------------------- */
 
+static uint64_t client_id_of(const struct client *c);
+
 static void sid_to_wire(const struct nfs4_state *st, const struct stid *s, stateid4 *out)
 {
+	uint32_t low = (uint32_t)client_id_of(s->cl);
+	(void)st;
 	out->seqid = s->seqid;
-	memcpy(out->other, &st->epoch, 4);
-	memcpy(out->other + 4, &s->counter, 8);
+	memcpy(out->other, &s->counter, 8);
+	memcpy(out->other + 8, &low, 4);
+}
+
+static bool expired_has(const struct nfs4_state *st, uint64_t clientid)
+{
+	for (unsigned i = 0; i < EXPIRED_RING; i++)
+		if (st->expired[i] == clientid)
+			return true;
+	return false;
 }
 
 static bool sid_is_special(const stateid4 *sid, uint8_t fill)
@@ -185,17 +203,18 @@ static bool sid_is_special(const stateid4 *sid, uint8_t fill)
 static nfsstat4 sid_find(struct nfs4_state *st, const stateid4 *sid, uint32_t minor,
 			 struct stid **out)
 {
-	uint32_t epoch;
 	uint64_t counter;
-	memcpy(&epoch, sid->other, 4);
-	memcpy(&counter, sid->other + 4, 8);
-	if (epoch != st->epoch)
-		return minor ? NFS4ERR_BAD_STATEID : NFS4ERR_STALE_STATEID;
+	uint32_t low;
+	memcpy(&counter, sid->other, 8);
+	memcpy(&low, sid->other + 8, 4);
 	struct stid *s = st->sids[counter % SID_BUCKETS];
 	while (s && s->counter != counter)
 		s = s->hnext;
-	if (!s)
-		return NFS4ERR_BAD_STATEID;
+	if (!s) {
+		bool ours = counter >> 32 == st->epoch;
+		uint64_t clientid = (uint64_t)st->epoch << 32 | low;
+		return ours && expired_has(st, clientid) ? NFS4ERR_EXPIRED : NFS4ERR_BAD_STATEID;
+	}
 	*out = s;
 	if (minor && sid->seqid == 0)
 		return NFS4_OK;
@@ -277,6 +296,11 @@ static void sid_free(struct nfs4_state *st, struct stid *s)
 }
 
 /* ---- clients ------------------------------------------------------------ */
+
+static uint64_t client_id_of(const struct client *c)
+{
+	return c->clientid;
+}
 
 /* The confirmed record of a clientid first: during a 4.0 callback update an
  * unconfirmed record shares it. */
@@ -371,6 +395,7 @@ unsigned nfs4_state_reap(struct nfs4_state *st)
 	for (struct client *c = st->clients, *next; c; c = next) {
 		next = c->next;
 		if (now - c->renewed > lease && !client_busy(c)) {
+			st->expired[st->expired_next++ % EXPIRED_RING] = c->clientid;
 			client_free(st, c);
 			n++;
 		}
@@ -405,7 +430,7 @@ static nfsstat4 client_live(struct nfs4_state *st, uint64_t clientid, struct cli
 {
 	struct client *c = client_by_id(st, clientid);
 	if (!c || !c->confirmed)
-		return NFS4ERR_STALE_CLIENTID;
+		return expired_has(st, clientid) ? NFS4ERR_EXPIRED : NFS4ERR_STALE_CLIENTID;
 	c->renewed = state_now(st);
 	*out = c;
 	return NFS4_OK;
@@ -424,15 +449,23 @@ static struct client *client_unconfirmed_by_id(struct nfs4_state *st, uint64_t c
  * else (a new owner, a rebooted client) gets a new unconfirmed record, replacing
  * an earlier unconfirmed one of the same owner. */
 nfsstat4 nfs4_setclientid(struct nfs4_state *st, const char verf[8], const void *id, size_t idlen,
-			  uint64_t *clientid, char confirm[8])
+			  uint32_t principal, uint64_t *clientid, char confirm[8])
 {
 	nfsstat4 status = NFS4_OK;
 	pthread_mutex_lock(&st->lock);
+	struct client *conf = client_by_owner(st, id, idlen, true);
+	uint64_t lease = (uint64_t)st->lease_sec * 1000;
+	if (conf && conf->principal != principal && state_now(st) - conf->renewed <= lease) {
+		/* another principal's live client (RFC 7530 §16.33.5, case 1) */
+		pthread_mutex_unlock(&st->lock);
+		return NFS4ERR_CLID_INUSE;
+	}
 	struct client *old = client_by_owner(st, id, idlen, false);
 	if (old)
 		client_free(st, old);
-	struct client *conf = client_by_owner(st, id, idlen, true);
 	struct client *c = client_new(st, verf, id, idlen);
+	if (c)
+		c->principal = principal;
 	if (!c) {
 		status = NFS4ERR_RESOURCE;
 	} else {
@@ -853,7 +886,10 @@ static bool share_conflicts(const struct file *f, const struct owner *me, uint32
 			    uint32_t deny)
 {
 	for (const struct stid *s = f->states; s; s = s->fnext) {
-		if (s->type != SID_OPEN || s->ow == me)
+		/* the owner's own opens count too, as in knfsd: a file it opened
+		 * with DENY_WRITE is not opened for writing by it either */
+		(void)me;
+		if (s->type != SID_OPEN)
 			continue;
 		if ((s->deny & access) || (s->access & deny))
 			return true;

@@ -44,8 +44,10 @@ struct nfs4_fileid {
 };
 
 /* ---- clients, 4.0 ---- */
+/* principal: the caller's AUTH_SYS uid; another principal's live client with
+ * the same id gets CLID_INUSE. */
 nfsstat4 nfs4_setclientid(struct nfs4_state *st, const char verf[8], const void *id, size_t idlen,
-			  uint64_t *clientid, char confirm[8]);
+			  uint32_t principal, uint64_t *clientid, char confirm[8]);
 nfsstat4 nfs4_setclientid_confirm(struct nfs4_state *st, uint64_t clientid, const char confirm[8]);
 nfsstat4 nfs4_renew(struct nfs4_state *st, uint64_t clientid);
 

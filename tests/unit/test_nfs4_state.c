@@ -32,7 +32,7 @@ static uint64_t client40(struct nfs4_state *st, const char *name)
 {
 	uint64_t id;
 	char confirm[8];
-	CU_ASSERT_EQUAL(nfs4_setclientid(st, "verifier", name, strlen(name), &id, confirm),
+	CU_ASSERT_EQUAL(nfs4_setclientid(st, "verifier", name, strlen(name), 0, &id, confirm),
 			NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_setclientid_confirm(st, id, confirm), NFS4_OK);
 	return id;
@@ -72,7 +72,7 @@ static void test_lease_expiry(void)
 	CU_ASSERT_EQUAL(nfs4_renew(st, a), NFS4_OK);
 	fake_ms += 6000; /* b: 12 s silent, a: renewed 6 s ago */
 	CU_ASSERT_EQUAL(nfs4_state_reap(st), 1);
-	CU_ASSERT_EQUAL(nfs4_renew(st, b), NFS4ERR_STALE_CLIENTID);
+	CU_ASSERT_EQUAL(nfs4_renew(st, b), NFS4ERR_EXPIRED);
 	CU_ASSERT_EQUAL(nfs4_renew(st, a), NFS4_OK);
 	/* a's open still denies writers */
 	uint64_t c = client40(st, "c");
@@ -85,7 +85,7 @@ static void test_lease_expiry(void)
 	CU_ASSERT_EQUAL(nfs4_state_reap(st), 1); /* a expired: its open is gone */
 	CU_ASSERT_EQUAL(open40(st, c, "oc", &seqc, &f, OPEN4_SHARE_ACCESS_WRITE, 0, &sc), NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0),
-			NFS4ERR_BAD_STATEID);
+			NFS4ERR_EXPIRED);
 	CU_ASSERT_EQUAL(nfs4_state_clients(st), 1);
 	nfs4_state_destroy(st);
 }
@@ -109,11 +109,11 @@ static void test_stateids(void)
 	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sid), NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &old, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0),
 			NFS4ERR_OLD_STATEID);
-	/* a forged `other` of another server instance is STALE in 4.0 */
+	/* a forged `other` is BAD */
 	stateid4 forged = sid;
 	forged.other[0] ^= 0x55;
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &forged, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0),
-			NFS4ERR_STALE_STATEID);
+			NFS4ERR_BAD_STATEID);
 	/* a seqid out of order is BAD_SEQID, and does not advance */
 	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, seq + 5, 0), NFS4ERR_BAD_SEQID);
 	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, ++seq, 0), NFS4_OK);
