@@ -286,7 +286,7 @@ nfsstat4 nfs4_op_read(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 	uint32_t count = io_clamp(c, a->count);
 	fileid_of(&c->cur, &fid);
 	st = nfs4_stateid_check(c->n4->state, &a->stateid, &fid, OPEN4_SHARE_ACCESS_READ, a->offset,
-				count, c->minor);
+				count, c->minor, c->clientid);
 	if (st != NFS4_OK)
 		return st;
 	if (a->offset > INT64_MAX) {
@@ -322,7 +322,7 @@ nfsstat4 nfs4_op_write(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res
 		return NFS4ERR_FBIG;
 	fileid_of(&c->cur, &fid);
 	st = nfs4_stateid_check(c->n4->state, &a->stateid, &fid, OPEN4_SHARE_ACCESS_WRITE,
-				a->offset, a->data.data_len, c->minor);
+				a->offset, a->data.data_len, c->minor, c->clientid);
 	if (st != NFS4_OK)
 		return st;
 	const struct fsobj *o = &c->cur.obj;
@@ -373,7 +373,7 @@ nfsstat4 nfs4_op_setattr(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *r
 			return st == NFS4ERR_ISDIR ? NFS4ERR_ISDIR : NFS4ERR_INVAL;
 		fileid_of(&c->cur, &fid);
 		st = nfs4_stateid_check(c->n4->state, &a->stateid, &fid, OPEN4_SHARE_ACCESS_WRITE,
-					s.sa.size, UINT64_MAX, c->minor);
+					s.sa.size, UINT64_MAX, c->minor, c->clientid);
 		if (st != NFS4_OK)
 			return st;
 	}
@@ -797,7 +797,7 @@ static nfsstat4 space_op(struct nfs4_compound *c, const stateid4 *sid, uint64_t 
 		return NFS4ERR_INVAL;
 	fileid_of(&c->cur, &fid);
 	st = nfs4_stateid_check(c->n4->state, sid, &fid, OPEN4_SHARE_ACCESS_WRITE, off, len,
-				c->minor);
+				c->minor, c->clientid);
 	if (st != NFS4_OK)
 		return st;
 	const struct fsobj *o = &c->cur.obj;
@@ -835,7 +835,7 @@ nfsstat4 nfs4_op_seek(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 		return NFS4ERR_UNION_NOTSUPP;
 	fileid_of(&c->cur, &fid);
 	st = nfs4_stateid_check(c->n4->state, &a->sa_stateid, &fid, OPEN4_SHARE_ACCESS_READ,
-				a->sa_offset, 0, c->minor);
+				a->sa_offset, 0, c->minor, c->clientid);
 	if (st != NFS4_OK)
 		return st;
 	const struct fsobj *o = &c->cur.obj;

@@ -1385,7 +1385,7 @@ static nfsstat4 io_conflicts(struct nfs4_state *st, const struct nfs4_fileid *fi
 
 nfsstat4 nfs4_stateid_check(struct nfs4_state *st, const stateid4 *sid,
 			    const struct nfs4_fileid *fid, uint32_t want, uint64_t off,
-			    uint64_t len, uint32_t minor)
+			    uint64_t len, uint32_t minor, uint64_t clientid)
 {
 	struct stid *s = NULL;
 	nfsstat4 status;
@@ -1399,6 +1399,8 @@ nfsstat4 nfs4_stateid_check(struct nfs4_state *st, const stateid4 *sid,
 		status = NFS4ERR_BAD_STATEID;
 	} else {
 		status = sid_find(st, sid, minor, &s);
+		if (status == NFS4_OK && clientid && s->cl->clientid != clientid)
+			status = NFS4ERR_BAD_STATEID; /* another client's (4.1 session) */
 		if (status == NFS4_OK &&
 		    (s->file->id.exp != fid->exp || !fsal_key_eq(&s->file->id.key, &fid->key)))
 			status = NFS4ERR_BAD_STATEID;

@@ -114,8 +114,10 @@ nfsstat4 nfs4_close(struct nfs4_state *st, const struct nfs4_fileid *f, stateid4
 
 /* READ/WRITE/SETATTR(size)/ALLOCATE: may this stateid do that to this range?
  * want: OPEN4_SHARE_ACCESS_READ or _WRITE. */
+/* clientid: a 4.1 session's client, whose stateids only it may use; 0 in 4.0 */
 nfsstat4 nfs4_stateid_check(struct nfs4_state *st, const stateid4 *sid, const struct nfs4_fileid *f,
-			    uint32_t want, uint64_t off, uint64_t len, uint32_t minor);
+			    uint32_t want, uint64_t off, uint64_t len, uint32_t minor,
+			    uint64_t clientid);
 
 /* ---- locks ---- */
 struct nfs4_lock_req {

@@ -84,7 +84,7 @@ static void test_lease_expiry(void)
 	CU_ASSERT_EQUAL(nfs4_renew(st, c), NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_state_reap(st), 1); /* a expired: its open is gone */
 	CU_ASSERT_EQUAL(open40(st, c, "oc", &seqc, &f, OPEN4_SHARE_ACCESS_WRITE, 0, &sc), NFS4_OK);
-	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0),
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4ERR_EXPIRED);
 	CU_ASSERT_EQUAL(nfs4_state_clients(st), 1);
 	nfs4_state_destroy(st);
@@ -98,21 +98,21 @@ static void test_stateids(void)
 	stateid4 sid, old;
 	uint32_t seq = 0;
 	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_READ, 0, &sid), NFS4_OK);
-	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0),
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4_OK);
-	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &g, OPEN4_SHARE_ACCESS_READ, 0, 1, 0),
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &g, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4ERR_BAD_STATEID);
-	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_WRITE, 0, 1, 0),
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_WRITE, 0, 1, 0, 0),
 			NFS4ERR_OPENMODE);
 	old = sid;
 	/* an upgrade bumps the seqid: the old one is OLD */
 	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sid), NFS4_OK);
-	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &old, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0),
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &old, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4ERR_OLD_STATEID);
 	/* a forged `other` is BAD */
 	stateid4 forged = sid;
 	forged.other[0] ^= 0x55;
-	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &forged, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0),
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &forged, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4ERR_BAD_STATEID);
 	/* a seqid out of order is BAD_SEQID, and does not advance */
 	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, seq + 5, 0), NFS4ERR_BAD_SEQID);
@@ -145,9 +145,9 @@ static void test_locks(void)
 	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, 10, UINT64_MAX, &lb, &d, buf, sizeof(buf)),
 			NFS4_OK);
 	/* b's write into a's range is refused, its read elsewhere allowed */
-	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sb, &f, OPEN4_SHARE_ACCESS_WRITE, 8, 4, 0),
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sb, &f, OPEN4_SHARE_ACCESS_WRITE, 8, 4, 0, 0),
 			NFS4ERR_LOCKED);
-	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sb, &f, OPEN4_SHARE_ACCESS_READ, 10, 4, 0),
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sb, &f, OPEN4_SHARE_ACCESS_READ, 10, 4, 0, 0),
 			NFS4_OK);
 	/* the open cannot close under its locks */
 	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sa, ++qa, 0), NFS4ERR_LOCKS_HELD);
