@@ -341,6 +341,43 @@ static void nfs4_loop(struct nfs4_compound *c, struct nfs4_args *a, COMPOUND4res
 	}
 }
 
+/*
+ * RFC 8881 §2.10.6.4, §15.1.1.3: a reply larger than the session allows is cut at
+ * the operation that overflows, which then answers REP_TOO_BIG (or
+ * REP_TOO_BIG_TO_CACHE when the client asked for a saved reply and the slot's
+ * limit is what overflows). READ and READDIR already fit their data to the
+ * budget, so only small budgets need the trial encoding here.
+ */
+#define NFS4_FIT_CHECK_MAX 65536u
+
+static void nfs4_reply_fit(struct nfs4_compound *c, COMPOUND4res *r)
+{
+	uint32_t limit = c->max_resp;
+	nfsstat4 err = NFS4ERR_REP_TOO_BIG;
+	if (nfs4_seq_wants_cache(c->seq) && c->max_resp_cached < limit) {
+		limit = c->max_resp_cached;
+		err = NFS4ERR_REP_TOO_BIG_TO_CACHE;
+	}
+	if (limit >= NFS4_FIT_CHECK_MAX)
+		return;
+	char *buf = arena_alloc_raw(c->ctx->arena, limit + 4);
+	if (!buf)
+		return;
+	XDR x;
+	u_int n = r->resarray.resarray_len;
+	xdrmem_ncreate(&x, buf, limit, XDR_ENCODE);
+	bool ok = xdr_nfsstat4(&x, &r->status) && xdr_utf8str_cs(&x, &r->tag) && xdr_u_int(&x, &n);
+	for (u_int i = 0; i < r->resarray.resarray_len; i++) {
+		if (ok && xdr_nfs_resop4(&x, &r->resarray.resarray_val[i]))
+			continue;
+		nfs4_status_into(&r->resarray.resarray_val[i], err);
+		r->resarray.resarray_len = i + 1;
+		r->status = err;
+		break;
+	}
+	XDR_DESTROY(&x);
+}
+
 static void nfs4_null(struct req_ctx *ctx, void *args, void *res)
 {
 	(void)ctx;
@@ -354,11 +391,12 @@ static void nfs4_slot_save(struct nfs4_compound *c, struct nfs4_res *res)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	if (nfs4_seq_wants_cache(c->seq)) {
-		buf = malloc(NFS4_MAX_RESP_CACHED);
+	u_int max =
+	    c->max_resp_cached < NFS4_MAX_RESP_CACHED ? c->max_resp_cached : NFS4_MAX_RESP_CACHED;
+	if (nfs4_seq_wants_cache(c->seq) && max && (buf = malloc(max))) {
 		XDR xdrs;
-		xdrmem_ncreate(&xdrs, (char *)buf, NFS4_MAX_RESP_CACHED, XDR_ENCODE);
-		if (buf && xdr_COMPOUND4res(&xdrs, &res->r))
+		xdrmem_ncreate(&xdrs, (char *)buf, max, XDR_ENCODE);
+		if (xdr_COMPOUND4res(&xdrs, &res->r))
 			len = XDR_GETPOS(&xdrs);
 		XDR_DESTROY(&xdrs);
 	}
@@ -398,6 +436,8 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 				res->raw = copy;
 				res->rawlen = len;
 			}
+		} else {
+			nfs4_reply_fit(&c, &res->r);
 		}
 		nfs4_slot_save(&c, res);
 	}

@@ -59,13 +59,14 @@ struct nfs4_compound {
 	uint32_t minor;
 	struct nfs4_fh cur, saved;
 	/* RFC 8881 §16.2.3.1.2: the current stateid, for the special stateid (1, 0) */
-	bool have_cur_stateid;
-	stateid4 cur_stateid;
+	bool have_cur_stateid, have_saved_stateid;
+	stateid4 cur_stateid, saved_stateid; /* SAVEFH/RESTOREFH carry it */
 	/* 4.1: the SEQUENCE that opened this COMPOUND */
 	struct nfs4_seq *seq;
 	uint64_t clientid; /* the session's client (4.1), 0 = none */
 	unsigned opidx, nops;
-	uint32_t max_resp; /* the reply's budget in bytes (session or default) */
+	uint32_t max_resp;	  /* the reply's budget in bytes (session or default) */
+	uint32_t max_resp_cached; /* 4.1: what the slot may keep */
 };
 
 /* Per-operation flags (STYLE.md: every policy is a flag in the op table). */
@@ -96,6 +97,9 @@ nfsstat4 nfs4_cur_reg(struct nfs4_compound *c);
 nfsstat4 nfs4_name(struct nfs4_compound *c, const component4 *name, char **out);
 /* errno → nfsstat4, the one map (server/nfs/errmap). */
 nfsstat4 nfs4_err(int rc, bool fh_ctx);
+
+/* ops_open.c: the special current stateid (seqid 1, other 0) resolved */
+nfsstat4 nfs4_resolve_sid(struct nfs4_compound *c, stateid4 *sid);
 
 /* compound.c */
 void *nfs4_alloc(struct nfs4_compound *c, size_t n);

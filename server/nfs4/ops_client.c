@@ -63,9 +63,10 @@ nfsstat4 nfs4_op_exchange_id(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop
 		return NFS4ERR_INVAL;
 	if (a->eia_state_protect.spa_how != SP4_NONE)
 		return NFS4ERR_NOTSUPP; /* state protection: AUTH_SYS only, none */
-	nfsstat4 st = nfs4_exchange_id(c->n4->state, co->co_verifier, co->co_ownerid.co_ownerid_val,
-				       co->co_ownerid.co_ownerid_len, a->eia_flags,
-				       &ok->eir_clientid, &ok->eir_sequenceid, &ok->eir_flags);
+	nfsstat4 st =
+	    nfs4_exchange_id(c->n4->state, co->co_verifier, co->co_ownerid.co_ownerid_val,
+			     co->co_ownerid.co_ownerid_len, a->eia_flags, c->ctx->cred.uid,
+			     &ok->eir_clientid, &ok->eir_sequenceid, &ok->eir_flags);
 	if (st != NFS4_OK)
 		return st;
 	ok->eir_flags |= EXCHGID4_FLAG_USE_NON_PNFS;
@@ -105,13 +106,22 @@ nfsstat4 nfs4_op_create_session(struct nfs4_compound *c, nfs_argop4 *arg, nfs_re
 	    &res->nfs_resop4_u.opcreate_session.CREATE_SESSION4res_u.csr_resok4;
 	struct nfs4_chan want, got;
 
+	const uint32_t flags_ok = CREATE_SESSION4_FLAG_PERSIST |
+				  CREATE_SESSION4_FLAG_CONN_BACK_CHAN |
+				  CREATE_SESSION4_FLAG_CONN_RDMA;
+	const channel_attrs4 *back = &a->csa_back_chan_attrs;
+
+	if (a->csa_flags & ~flags_ok)
+		return NFS4ERR_INVAL;
 	chan_in(&a->csa_fore_chan_attrs, &want);
 	if (want.maxreqs == 0 || want.maxops == 0)
 		return NFS4ERR_INVAL;
-	if (want.maxreq < 256 || want.maxresp < 256)
+	/* room for at least a SEQUENCE and a small reply, both ways */
+	if (want.maxreq < 256 || want.maxresp < 256 || back->ca_maxrequestsize < 256 ||
+	    back->ca_maxresponsesize < 64)
 		return NFS4ERR_TOOSMALL;
-	nfsstat4 st = nfs4_create_session(c->n4->state, a->csa_clientid, a->csa_sequence, &want,
-					  ok->csr_sessionid, &got);
+	nfsstat4 st = nfs4_create_session(c->n4->state, a->csa_clientid, a->csa_sequence,
+					  c->ctx->cred.uid, &want, ok->csr_sessionid, &got);
 	if (st != NFS4_OK)
 		return st;
 	ok->csr_sequence = a->csa_sequence;
@@ -166,6 +176,7 @@ nfsstat4 nfs4_op_sequence(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *
 	}
 	c->clientid = info.clientid;
 	c->max_resp = info.maxresp;
+	c->max_resp_cached = info.maxresp_cached;
 	memcpy(ok->sr_sessionid, a->sa_sessionid, NFS4_SESSIONID_SIZE);
 	ok->sr_sequenceid = a->sa_sequenceid;
 	ok->sr_slotid = a->sa_slotid;

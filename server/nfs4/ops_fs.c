@@ -96,6 +96,8 @@ nfsstat4 nfs4_op_savefh(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 	(void)arg;
 	(void)res;
 	c->saved = c->cur;
+	c->have_saved_stateid = c->have_cur_stateid;
+	c->saved_stateid = c->cur_stateid;
 	return NFS4_OK;
 }
 
@@ -106,7 +108,8 @@ nfsstat4 nfs4_op_restorefh(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 
 	if (c->saved.kind == FH4_NONE)
 		return NFS4ERR_RESTOREFH;
 	c->cur = c->saved;
-	c->have_cur_stateid = false;
+	c->have_cur_stateid = c->have_saved_stateid;
+	c->cur_stateid = c->saved_stateid;
 	return NFS4_OK;
 }
 
@@ -284,6 +287,9 @@ nfsstat4 nfs4_op_read(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 	if (st != NFS4_OK)
 		return st;
 	uint32_t count = io_clamp(c, a->count);
+	st = nfs4_resolve_sid(c, &a->stateid);
+	if (st != NFS4_OK)
+		return st;
 	fileid_of(&c->cur, &fid);
 	st = nfs4_stateid_check(c->n4->state, &a->stateid, &fid, OPEN4_SHARE_ACCESS_READ, a->offset,
 				count, c->minor, c->clientid);
@@ -320,6 +326,9 @@ nfsstat4 nfs4_op_write(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res
 		return NFS4ERR_INVAL;
 	if (a->offset + a->data.data_len < a->offset)
 		return NFS4ERR_FBIG;
+	st = nfs4_resolve_sid(c, &a->stateid);
+	if (st != NFS4_OK)
+		return st;
 	fileid_of(&c->cur, &fid);
 	st = nfs4_stateid_check(c->n4->state, &a->stateid, &fid, OPEN4_SHARE_ACCESS_WRITE,
 				a->offset, a->data.data_len, c->minor, c->clientid);
@@ -371,6 +380,9 @@ nfsstat4 nfs4_op_setattr(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *r
 		st = nfs4_cur_reg(c);
 		if (st != NFS4_OK)
 			return st == NFS4ERR_ISDIR ? NFS4ERR_ISDIR : NFS4ERR_INVAL;
+		st = nfs4_resolve_sid(c, &a->stateid);
+		if (st != NFS4_OK)
+			return st;
 		fileid_of(&c->cur, &fid);
 		st = nfs4_stateid_check(c->n4->state, &a->stateid, &fid, OPEN4_SHARE_ACCESS_WRITE,
 					s.sa.size, UINT64_MAX, c->minor, c->clientid);
@@ -786,7 +798,7 @@ nfsstat4 nfs4_op_readdir(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *r
 
 /* ---- 4.2 ---- */
 
-static nfsstat4 space_op(struct nfs4_compound *c, const stateid4 *sid, uint64_t off, uint64_t len,
+static nfsstat4 space_op(struct nfs4_compound *c, stateid4 *sid, uint64_t off, uint64_t len,
 			 bool punch)
 {
 	struct nfs4_fileid fid;
@@ -795,6 +807,9 @@ static nfsstat4 space_op(struct nfs4_compound *c, const stateid4 *sid, uint64_t 
 		return st;
 	if (len == 0 || off + len < off)
 		return NFS4ERR_INVAL;
+	st = nfs4_resolve_sid(c, sid);
+	if (st != NFS4_OK)
+		return st;
 	fileid_of(&c->cur, &fid);
 	st = nfs4_stateid_check(c->n4->state, sid, &fid, OPEN4_SHARE_ACCESS_WRITE, off, len,
 				c->minor, c->clientid);
@@ -834,6 +849,9 @@ nfsstat4 nfs4_op_seek(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 	if (a->sa_what != NFS4_CONTENT_DATA && a->sa_what != NFS4_CONTENT_HOLE)
 		return NFS4ERR_UNION_NOTSUPP;
 	fileid_of(&c->cur, &fid);
+	st = nfs4_resolve_sid(c, &a->sa_stateid);
+	if (st != NFS4_OK)
+		return st;
 	st = nfs4_stateid_check(c->n4->state, &a->sa_stateid, &fid, OPEN4_SHARE_ACCESS_READ,
 				a->sa_offset, 0, c->minor, c->clientid);
 	if (st != NFS4_OK)

@@ -260,6 +260,14 @@ nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 		ok->attrset.bitmap4_len = 2;
 	}
 	ok->delegation.delegation_type = OPEN_DELEGATE_NONE;
+	uint32_t want = a->share_access & OPEN4_SHARE_ACCESS_WANT_DELEG_MASK;
+	if (c->minor && want) {
+		/* RFC 8881 §18.16.3: say why there is none */
+		ok->delegation.delegation_type = OPEN_DELEGATE_NONE_EXT;
+		ok->delegation.open_delegation4_u.od_whynone.ond_why =
+		    want == OPEN4_SHARE_ACCESS_WANT_NO_DELEG ? WND4_NOT_WANTED
+							     : WND4_NOT_SUPP_FTYPE;
+	}
 	nfs4_fh_set_obj(c, &c->cur, &o.obj);
 	c->have_cur_stateid = true;
 	c->cur_stateid = ok->stateid;
@@ -267,7 +275,7 @@ nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 }
 
 /* RFC 8881 §16.2.3.1.2: stateid (seqid 1, other 0) means the current stateid. */
-static nfsstat4 resolve_sid(struct nfs4_compound *c, stateid4 *sid)
+nfsstat4 nfs4_resolve_sid(struct nfs4_compound *c, stateid4 *sid)
 {
 	static const char zero[NFS4_OTHER_SIZE];
 	if (c->minor && sid->seqid == 1 && !memcmp(sid->other, zero, NFS4_OTHER_SIZE)) {
@@ -278,9 +286,13 @@ static nfsstat4 resolve_sid(struct nfs4_compound *c, stateid4 *sid)
 	return NFS4_OK;
 }
 
+/* The current FH as a file of open state; a file removed since it was opened
+ * (STALE) still has its state, which CLOSE, LOCKU... must be able to release. */
 static nfsstat4 cur_file(struct nfs4_compound *c, struct nfs4_fileid *fid)
 {
 	nfsstat4 st = nfs4_cur_reg(c);
+	if (st == NFS4ERR_STALE && c->cur.kind == FH4_OBJ)
+		st = NFS4_OK;
 	if (st == NFS4_OK)
 		fileid_of(&c->cur.obj, fid);
 	return st;
@@ -316,7 +328,7 @@ nfsstat4 nfs4_op_open_downgrade(struct nfs4_compound *c, nfs_argop4 *arg, nfs_re
 		st = NFS4ERR_INVAL;
 	*out = a->open_stateid;
 	if (st == NFS4_OK)
-		st = resolve_sid(c, out);
+		st = nfs4_resolve_sid(c, out);
 	if (st == NFS4_OK)
 		st = nfs4_open_downgrade(c->n4->state, &fid, out, a->seqid, c->minor, access,
 					 a->share_deny);
@@ -333,7 +345,7 @@ nfsstat4 nfs4_op_close(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res
 	nfsstat4 st = cur_file(c, &fid);
 	*out = a->open_stateid;
 	if (st == NFS4_OK)
-		st = resolve_sid(c, out);
+		st = nfs4_resolve_sid(c, out);
 	if (st == NFS4_OK)
 		st = nfs4_close(c->n4->state, &fid, out, a->seqid, c->minor);
 	return st;
@@ -385,11 +397,11 @@ nfsstat4 nfs4_op_lock(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 					    .len = n->lock_owner.owner.owner_len,
 					    .seqid = n->lock_seqid,
 					    .minor = c->minor};
-		st = resolve_sid(c, &q.open_sid);
+		st = nfs4_resolve_sid(c, &q.open_sid);
 	} else {
 		q.lock_sid = a->locker.locker4_u.lock_owner.lock_stateid;
 		q.lock_seqid = a->locker.locker4_u.lock_owner.lock_seqid;
-		st = resolve_sid(c, &q.lock_sid);
+		st = nfs4_resolve_sid(c, &q.lock_sid);
 	}
 	void *buf = nfs4_alloc(c, NFS4_OPAQUE_LIMIT);
 	if (st == NFS4_OK && !buf)
@@ -438,7 +450,7 @@ nfsstat4 nfs4_op_locku(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res
 		st = cur_file(c, &fid);
 	*out = a->lock_stateid;
 	if (st == NFS4_OK)
-		st = resolve_sid(c, out);
+		st = nfs4_resolve_sid(c, out);
 	if (st == NFS4_OK)
 		st = nfs4_locku(c->n4->state, &fid, out, a->seqid, c->minor, a->offset, a->length);
 	if (st == NFS4_OK)
@@ -481,6 +493,6 @@ nfsstat4 nfs4_op_free_stateid(struct nfs4_compound *c, nfs_argop4 *arg, nfs_reso
 {
 	(void)res;
 	stateid4 sid = arg->nfs_argop4_u.opfree_stateid.fsa_stateid;
-	nfsstat4 st = resolve_sid(c, &sid);
+	nfsstat4 st = nfs4_resolve_sid(c, &sid);
 	return st == NFS4_OK ? nfs4_free_stateid(c->n4->state, c->clientid, &sid) : st;
 }

@@ -526,30 +526,73 @@ nfsstat4 nfs4_renew(struct nfs4_state *st, uint64_t clientid)
 /* RFC 8881 §18.35.5, the common cases: the same owner and verifier get their
  * record back (confirmed or not); a new verifier (a reboot) or a new owner gets
  * a new unconfirmed record, which CREATE_SESSION confirms. */
-nfsstat4 nfs4_exchange_id(struct nfs4_state *st, const char verf[8], const void *id, size_t idlen,
-			  uint32_t flags, uint64_t *clientid, uint32_t *seq, uint32_t *rflags)
+static bool client_has_state(const struct client *c)
 {
-	nfsstat4 status = NFS4_OK;
-	(void)flags;
-	pthread_mutex_lock(&st->lock);
-	struct client *c = client_by_owner(st, id, idlen, true);
-	if (!c || memcmp(c->verf, verf, 8)) {
-		struct client *u = client_by_owner(st, id, idlen, false);
-		if (u && !memcmp(u->verf, verf, 8))
-			c = u;
-		else {
-			if (u)
-				client_free(st, u);
-			c = client_new(st, verf, id, idlen);
-			if (c) {
-				c->v41 = true;
-				c->cs_seq = 0;
-			}
-		}
+	return c->sessions || c->owners;
+}
+
+static struct client *client_new41(struct nfs4_state *st, const char verf[8], const void *id,
+				   size_t idlen, uint32_t principal)
+{
+	struct client *c = client_new(st, verf, id, idlen);
+	if (c) {
+		c->v41 = true;
+		c->principal = principal;
 	}
-	if (!c) {
-		status = NFS4ERR_RESOURCE;
+	return c;
+}
+
+/* EXCHANGE_ID with EXCHGID4_FLAG_UPD_CONFIRMED_REC_A (RFC 8881 §18.35.5 cases 6-8). */
+static nfsstat4 exchange_update(struct client *conf, const char verf[8], uint32_t principal)
+{
+	if (!conf)
+		return NFS4ERR_NOENT;
+	if (memcmp(conf->verf, verf, 8))
+		return NFS4ERR_NOT_SAME;
+	return conf->principal == principal ? NFS4_OK : NFS4ERR_PERM;
+}
+
+/* RFC 8881 §18.35.5, without update: the same owner, verifier and principal get
+ * their confirmed record back (case 2); another principal's record in use is
+ * CLID_INUSE (case 3); otherwise a new unconfirmed record with a new clientid
+ * replaces any unconfirmed one (case 4), and a confirmed one without state
+ * (cases 3 and 5: a rebooted client); one with state goes when the new record
+ * is confirmed by CREATE_SESSION. */
+static nfsstat4 exchange_new(struct nfs4_state *st, const char verf[8], const void *id,
+			     size_t idlen, uint32_t principal, struct client **out)
+{
+	struct client *conf = client_by_owner(st, id, idlen, true);
+	struct client *unconf = client_by_owner(st, id, idlen, false);
+	uint64_t lease = (uint64_t)st->lease_sec * 1000;
+	if (conf && !memcmp(conf->verf, verf, 8) && conf->principal == principal) {
+		*out = conf;
+		return NFS4_OK;
+	}
+	if (conf && conf->principal != principal && client_has_state(conf) &&
+	    state_now(st) - conf->renewed <= lease)
+		return NFS4ERR_CLID_INUSE;
+	if (unconf)
+		client_free(st, unconf);
+	if (conf && !client_has_state(conf))
+		client_free(st, conf);
+	*out = client_new41(st, verf, id, idlen, principal);
+	return *out ? NFS4_OK : NFS4ERR_RESOURCE;
+}
+
+nfsstat4 nfs4_exchange_id(struct nfs4_state *st, const char verf[8], const void *id, size_t idlen,
+			  uint32_t flags, uint32_t principal, uint64_t *clientid, uint32_t *seq,
+			  uint32_t *rflags)
+{
+	struct client *c = NULL;
+	nfsstat4 status;
+	pthread_mutex_lock(&st->lock);
+	if (flags & EXCHGID4_FLAG_UPD_CONFIRMED_REC_A) {
+		c = client_by_owner(st, id, idlen, true);
+		status = exchange_update(c, verf, principal);
 	} else {
+		status = exchange_new(st, verf, id, idlen, principal, &c);
+	}
+	if (status == NFS4_OK) {
 		*clientid = c->clientid;
 		*seq = c->cs_seq + 1;
 		*rflags = c->confirmed ? EXCHGID4_FLAG_CONFIRMED_R : 0;
@@ -593,7 +636,7 @@ static struct session *session_new(struct nfs4_state *st, struct client *c,
 }
 
 nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t seq,
-			     const struct nfs4_chan *want, char sessionid[16],
+			     uint32_t principal, const struct nfs4_chan *want, char sessionid[16],
 			     struct nfs4_chan *got)
 {
 	nfsstat4 status = NFS4_OK;
@@ -601,6 +644,8 @@ nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t 
 	struct client *c = client_by_id(st, clientid);
 	if (!c || !c->v41) {
 		status = NFS4ERR_STALE_CLIENTID;
+	} else if (c->principal != principal) {
+		status = NFS4ERR_CLID_INUSE; /* RFC 8881 §18.36.4 */
 	} else if (seq == c->cs_seq && c->cs_have) {
 		memcpy(sessionid, c->cs_sid, 16); /* a retransmission */
 		*got = c->cs_chan;
@@ -744,6 +789,7 @@ nfsstat4 nfs4_seq_begin(struct nfs4_state *st, const char sessionid[16], uint32_
 		info->highest_slot = ss->nslots - 1;
 		info->maxresp = ss->chan.maxresp;
 		info->maxops = ss->chan.maxops;
+		info->maxresp_cached = ss->chan.maxresp_cached;
 		info->status_flags = 0;
 	}
 	pthread_mutex_unlock(&st->lock);

@@ -57,9 +57,10 @@ struct nfs4_chan {
 };
 
 nfsstat4 nfs4_exchange_id(struct nfs4_state *st, const char verf[8], const void *id, size_t idlen,
-			  uint32_t flags, uint64_t *clientid, uint32_t *seq, uint32_t *rflags);
+			  uint32_t flags, uint32_t principal, uint64_t *clientid, uint32_t *seq,
+			  uint32_t *rflags);
 nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t seq,
-			     const struct nfs4_chan *want, char sessionid[16],
+			     uint32_t principal, const struct nfs4_chan *want, char sessionid[16],
 			     struct nfs4_chan *got);
 /* in_session: the clientid of the COMPOUND's own session, 0 without one */
 nfsstat4 nfs4_destroy_session(struct nfs4_state *st, const char sessionid[16]);
@@ -71,6 +72,7 @@ struct nfs4_seq_out {
 	uint64_t clientid;
 	uint32_t highest_slot; /* of the table */
 	uint32_t maxresp;
+	uint32_t maxresp_cached;
 	uint32_t maxops;
 	uint32_t status_flags;
 };

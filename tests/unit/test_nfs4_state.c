@@ -171,15 +171,15 @@ static uint64_t client41(struct nfs4_state *st, const char *name, char sid[16])
 	uint64_t id;
 	uint32_t seq, flags;
 	struct nfs4_chan want = {65536, 65536, 4096, 16, 8}, got;
-	CU_ASSERT_EQUAL(nfs4_exchange_id(st, "verifier", name, strlen(name), 0, &id, &seq, &flags),
-			NFS4_OK);
-	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq, &want, sid, &got), NFS4_OK);
+	CU_ASSERT_EQUAL(
+	    nfs4_exchange_id(st, "verifier", name, strlen(name), 0, 0, &id, &seq, &flags), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq, 0, &want, sid, &got), NFS4_OK);
 	CU_ASSERT_EQUAL(got.maxreqs, 8);
 	/* CREATE_SESSION retransmitted: the same session */
 	char again[16];
-	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq, &want, again, &got), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq, 0, &want, again, &got), NFS4_OK);
 	CU_ASSERT_EQUAL(memcmp(again, sid, 16), 0);
-	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq + 5, &want, again, &got),
+	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq + 5, 0, &want, again, &got),
 			NFS4ERR_SEQ_MISORDERED);
 	return id;
 }
