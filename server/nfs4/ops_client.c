@@ -28,6 +28,11 @@ nfsstat4 nfs4_op_setclientid(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop
 	SETCLIENTID4resok *ok = &res->nfs_resop4_u.opsetclientid.SETCLIENTID4res_u.resok4;
 	if (a->client.id.id_len > NFS4_OPAQUE_LIMIT)
 		return NFS4ERR_INVAL;
+	/* CLID_INUSE's arm names the client in use: left empty (its callback
+	 * address means nothing here), but the strings must exist to encode */
+	static char none[] = "";
+	res->nfs_resop4_u.opsetclientid.SETCLIENTID4res_u.client_using.na_r_netid = none;
+	res->nfs_resop4_u.opsetclientid.SETCLIENTID4res_u.client_using.na_r_addr = none;
 	return nfs4_setclientid(c->n4->state, a->client.verifier, a->client.id.id_val,
 				a->client.id.id_len, c->ctx->cred.uid, &ok->clientid,
 				ok->setclientid_confirm);
@@ -49,7 +54,7 @@ nfsstat4 nfs4_op_renew(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res
 static const uint32_t exchgid_flags_ok =
     EXCHGID4_FLAG_SUPP_MOVED_REFER | EXCHGID4_FLAG_SUPP_MOVED_MIGR |
     EXCHGID4_FLAG_BIND_PRINC_STATEID | EXCHGID4_FLAG_USE_NON_PNFS | EXCHGID4_FLAG_USE_PNFS_MDS |
-    EXCHGID4_FLAG_USE_PNFS_DS | EXCHGID4_FLAG_UPD_CONFIRMED_REC_A | EXCHGID4_FLAG_SUPP_FENCE_OPS;
+    EXCHGID4_FLAG_USE_PNFS_DS | EXCHGID4_FLAG_UPD_CONFIRMED_REC_A;
 
 nfsstat4 nfs4_op_exchange_id(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 {
@@ -57,7 +62,8 @@ nfsstat4 nfs4_op_exchange_id(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop
 	EXCHANGE_ID4resok *ok = &res->nfs_resop4_u.opexchange_id.EXCHANGE_ID4res_u.eir_resok4;
 	const client_owner4 *co = &a->eia_clientowner;
 
-	if (a->eia_flags & ~exchgid_flags_ok)
+	uint32_t ok_flags = exchgid_flags_ok | (c->minor >= 2 ? EXCHGID4_FLAG_SUPP_FENCE_OPS : 0);
+	if (a->eia_flags & ~ok_flags) /* SUPP_FENCE_OPS is 4.2's (RFC 7862 §15.1) */
 		return NFS4ERR_INVAL;
 	if (co->co_ownerid.co_ownerid_len > NFS4_OPAQUE_LIMIT)
 		return NFS4ERR_INVAL;

@@ -7,16 +7,19 @@
  * Layout: clients in a list; each client owns its owners and sessions; files
  * (by export id + FSAL key) hold the open and lock states on them; every state
  * is also in a hash by its stateid's counter. A stateid's `other` is
- *     bytes 0..7  a counter whose high half is this server instance's epoch, so
- *                 never reused, not even by the next instance
- *     bytes 8..11 the low half of its client's id, so that a stateid of a client
- *                 whose lease expired is told apart (EXPIRED) from a forged one
+ *     bytes 0..3   this server instance's epoch: another one is STALE_STATEID
+ *                  (pynfs' staleid tests and knfsd put a boot time there too)
+ *     bytes 4..7   the low half of its client's id, so that a stateid of a client
+ *                  whose lease expired is told apart (EXPIRED) from a forged one
+ *     bytes 8..11  a counter, unique among live states
  *
- * Locking: one mutex over all of it. OPEN, LOCK, CLOSE and friends are rare next to
- * READ and WRITE; READ/WRITE with a special stateid (what most clients send
- * for an anonymous or delegation-less I/O, e.g. the Linux client after OPEN
- * uses the open stateid, though) still takes it for the share and lock check.
- * A per-file lock would remove the contention; see the TODO at the end.
+ * Locking: one reader-writer lock over the tables. What changes state (OPEN,
+ * LOCK, CLOSE, clients, sessions, the reaper) takes it for writing; the hot
+ * path takes it for reading only, so READs, WRITEs and SEQUENCEs run in
+ * parallel: the stateid check of READ/WRITE/SETATTR, and SEQUENCE, which finds
+ * its session in a hash and claims the slot under the session's own mutex.
+ * Lease renewal is an atomic store. (A per-file lock for OPEN/LOCK would be the
+ * next step if they ever contend.)
  *
  * Left out: delegations (never granted), the 4.0 replay cache of an owner's
  * last reply (a retransmitted OPEN or LOCK gets BAD_SEQID), state protection
@@ -32,6 +35,7 @@
 #include <time.h>
 
 #define SID_BUCKETS  4096
+#define SESS_BUCKETS 1024
 #define EXPIRED_RING 256 /* clients remembered after their lease ran out */
 #define SID_OPEN     1
 #define SID_LOCK     2
@@ -90,7 +94,9 @@ struct nfs4_seq {
 };
 
 struct session {
-	struct session *next;
+	struct session *next;  /* the client's sessions */
+	struct session *hnext; /* the hash by sessionid */
+	pthread_mutex_t lock;  /* the slots and busy (with the table lock held to read) */
 	struct client *cl;
 	char sid[16];
 	struct nfs4_chan chan;
@@ -108,7 +114,7 @@ struct client {
 	bool confirmed;
 	bool v41;
 	bool reclaim_done;
-	uint64_t renewed; /* ms */
+	_Atomic uint64_t renewed; /* ms; renewed under the read lock too */
 	struct owner *owners;
 	struct session *sessions;
 	/* CREATE_SESSION's sequence and the last result (RFC 8881 §18.36.4) */
@@ -121,7 +127,7 @@ struct client {
 };
 
 struct nfs4_state {
-	pthread_mutex_t lock;
+	pthread_rwlock_t lock;
 	uint32_t lease_sec;
 	nfs4_clock_fn clock;
 	void *clock_arg;
@@ -132,6 +138,7 @@ struct nfs4_state {
 	struct client *clients;
 	struct file *files;
 	struct stid *sids[SID_BUCKETS];
+	struct session *sess[SESS_BUCKETS];
 	uint64_t expired[EXPIRED_RING];
 	unsigned expired_next;
 };
@@ -150,7 +157,7 @@ int nfs4_state_create(const struct nfs4_state_params *p, struct nfs4_state **out
 	struct nfs4_state *st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
-	pthread_mutex_init(&st->lock, NULL);
+	pthread_rwlock_init(&st->lock, NULL);
 	st->lease_sec = p->lease_sec ? p->lease_sec : 90;
 	st->clock = p->clock;
 	st->clock_arg = p->clock_arg;
@@ -159,7 +166,7 @@ int nfs4_state_create(const struct nfs4_state_params *p, struct nfs4_state **out
 	st->epoch |= 1; /* never 0: the special stateids have an all-zero `other` */
 	/* clientids carry the epoch too: a client of an earlier instance is stale */
 	st->next_clientid = (uint64_t)st->epoch << 32 | 1;
-	st->next_counter = (uint64_t)st->epoch << 32 | 1;
+	st->next_counter = 1;
 	*out = st;
 	return 0;
 }
@@ -175,11 +182,11 @@ static uint64_t client_id_of(const struct client *c);
 
 static void sid_to_wire(const struct nfs4_state *st, const struct stid *s, stateid4 *out)
 {
-	uint32_t low = (uint32_t)client_id_of(s->cl);
-	(void)st;
+	uint32_t low = (uint32_t)client_id_of(s->cl), counter = (uint32_t)s->counter;
 	out->seqid = s->seqid;
-	memcpy(out->other, &s->counter, 8);
-	memcpy(out->other + 8, &low, 4);
+	memcpy(out->other, &st->epoch, 4);
+	memcpy(out->other + 4, &low, 4);
+	memcpy(out->other + 8, &counter, 4);
 }
 
 static bool expired_has(const struct nfs4_state *st, uint64_t clientid)
@@ -203,17 +210,20 @@ static bool sid_is_special(const stateid4 *sid, uint8_t fill)
 static nfsstat4 sid_find(struct nfs4_state *st, const stateid4 *sid, uint32_t minor,
 			 struct stid **out)
 {
-	uint64_t counter;
-	uint32_t low;
-	memcpy(&counter, sid->other, 8);
-	memcpy(&low, sid->other + 8, 4);
+	uint32_t epoch, low, counter;
+	if (sid_is_special(sid, 0) || sid_is_special(sid, 0xff))
+		return NFS4ERR_BAD_STATEID; /* where a real one is needed */
+	memcpy(&epoch, sid->other, 4);
+	memcpy(&low, sid->other + 4, 4);
+	memcpy(&counter, sid->other + 8, 4);
+	if (epoch != st->epoch)
+		return NFS4ERR_STALE_STATEID; /* an earlier instance's (RFC 7530 §9.1.4.3) */
 	struct stid *s = st->sids[counter % SID_BUCKETS];
 	while (s && s->counter != counter)
 		s = s->hnext;
-	if (!s) {
-		bool ours = counter >> 32 == st->epoch;
+	if (!s || (uint32_t)s->cl->clientid != low) {
 		uint64_t clientid = (uint64_t)st->epoch << 32 | low;
-		return ours && expired_has(st, clientid) ? NFS4ERR_EXPIRED : NFS4ERR_BAD_STATEID;
+		return expired_has(st, clientid) ? NFS4ERR_EXPIRED : NFS4ERR_BAD_STATEID;
 	}
 	*out = s;
 	if (minor && sid->seqid == 0)
@@ -251,6 +261,14 @@ static void file_put(struct nfs4_state *st, struct file *f)
 		}
 }
 
+static bool sid_in_use(const struct nfs4_state *st, uint64_t counter)
+{
+	for (const struct stid *s = st->sids[counter % SID_BUCKETS]; s; s = s->hnext)
+		if (s->counter == counter)
+			return true;
+	return false;
+}
+
 static struct stid *sid_new(struct nfs4_state *st, int type, struct owner *ow, struct file *f)
 {
 	struct stid *s = calloc(1, sizeof(*s));
@@ -261,7 +279,10 @@ static struct stid *sid_new(struct nfs4_state *st, int type, struct owner *ow, s
 	s->cl = ow->cl;
 	s->file = f;
 	s->seqid = 1;
-	s->counter = st->next_counter++;
+	/* 32 bits in the stateid: after a wrap, skip the counters still in use */
+	do
+		s->counter = (uint32_t)st->next_counter++;
+	while (!s->counter || sid_in_use(st, s->counter));
 	s->hnext = st->sids[s->counter % SID_BUCKETS];
 	st->sids[s->counter % SID_BUCKETS] = s;
 	s->fnext = f->states;
@@ -343,10 +364,27 @@ static struct client *client_new(struct nfs4_state *st, const char verf[8], cons
 	return c;
 }
 
+static unsigned sess_bucket(const char sid[16])
+{
+	uint64_t n;
+	memcpy(&n, sid + 8, 8);
+	return (unsigned)(n % SESS_BUCKETS);
+}
+
+static void session_unhash(struct nfs4_state *st, struct session *ss)
+{
+	for (struct session **l = &st->sess[sess_bucket(ss->sid)]; *l; l = &(*l)->hnext)
+		if (*l == ss) {
+			*l = ss->hnext;
+			return;
+		}
+}
+
 static void session_free(struct session *ss)
 {
 	for (uint32_t i = 0; i < ss->nslots; i++)
 		free(ss->slots[i].reply);
+	pthread_mutex_destroy(&ss->lock);
 	free(ss);
 }
 
@@ -369,6 +407,7 @@ static void client_free(struct nfs4_state *st, struct client *c)
 	while (c->sessions) {
 		struct session *ss = c->sessions;
 		c->sessions = ss->next;
+		session_unhash(st, ss);
 		session_free(ss);
 	}
 	for (struct client **l = &st->clients; *l; l = &(*l)->next)
@@ -390,7 +429,7 @@ static bool client_busy(const struct client *c)
 unsigned nfs4_state_reap(struct nfs4_state *st)
 {
 	unsigned n = 0;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	uint64_t now = state_now(st), lease = (uint64_t)st->lease_sec * 1000;
 	for (struct client *c = st->clients, *next; c; c = next) {
 		next = c->next;
@@ -400,17 +439,17 @@ unsigned nfs4_state_reap(struct nfs4_state *st)
 			n++;
 		}
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return n;
 }
 
 unsigned nfs4_state_clients(struct nfs4_state *st)
 {
 	unsigned n = 0;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	for (struct client *c = st->clients; c; c = c->next)
 		n++;
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return n;
 }
 
@@ -420,7 +459,7 @@ void nfs4_state_destroy(struct nfs4_state *st)
 		return;
 	while (st->clients)
 		client_free(st, st->clients);
-	pthread_mutex_destroy(&st->lock);
+	pthread_rwlock_destroy(&st->lock);
 	free(st);
 }
 
@@ -452,12 +491,12 @@ nfsstat4 nfs4_setclientid(struct nfs4_state *st, const char verf[8], const void 
 			  uint32_t principal, uint64_t *clientid, char confirm[8])
 {
 	nfsstat4 status = NFS4_OK;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	struct client *conf = client_by_owner(st, id, idlen, true);
 	uint64_t lease = (uint64_t)st->lease_sec * 1000;
 	if (conf && conf->principal != principal && state_now(st) - conf->renewed <= lease) {
 		/* another principal's live client (RFC 7530 §16.33.5, case 1) */
-		pthread_mutex_unlock(&st->lock);
+		pthread_rwlock_unlock(&st->lock);
 		return NFS4ERR_CLID_INUSE;
 	}
 	struct client *old = client_by_owner(st, id, idlen, false);
@@ -474,14 +513,14 @@ nfsstat4 nfs4_setclientid(struct nfs4_state *st, const char verf[8], const void 
 		*clientid = c->clientid;
 		memcpy(confirm, c->confirm, 8);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_setclientid_confirm(struct nfs4_state *st, uint64_t clientid, const char confirm[8])
 {
 	nfsstat4 status = NFS4_OK;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	struct client *u = client_unconfirmed_by_id(st, clientid);
 	struct client *conf = client_by_id(st, clientid);
 	if (conf && !conf->confirmed)
@@ -494,8 +533,10 @@ nfsstat4 nfs4_setclientid_confirm(struct nfs4_state *st, uint64_t clientid, cons
 			memcpy(prev->confirm, u->confirm, 8);
 			client_free(st, u);
 		} else {
-			if (prev)
-				client_free(st, prev); /* the client rebooted: its old state goes */
+			if (prev) { /* the client rebooted: its old state goes */
+				st->expired[st->expired_next++ % EXPIRED_RING] = prev->clientid;
+				client_free(st, prev);
+			}
 			u->confirmed = true;
 			u->renewed = state_now(st);
 		}
@@ -506,18 +547,18 @@ nfsstat4 nfs4_setclientid_confirm(struct nfs4_state *st, uint64_t clientid, cons
 	} else {
 		status = NFS4ERR_STALE_CLIENTID;
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_renew(struct nfs4_state *st, uint64_t clientid)
 {
 	struct client *c;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = client_live(st, clientid, &c);
 	if (status == NFS4_OK && c->v41)
 		status = NFS4ERR_STALE_CLIENTID;
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -585,7 +626,7 @@ nfsstat4 nfs4_exchange_id(struct nfs4_state *st, const char verf[8], const void 
 {
 	struct client *c = NULL;
 	nfsstat4 status;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	if (flags & EXCHGID4_FLAG_UPD_CONFIRMED_REC_A) {
 		c = client_by_owner(st, id, idlen, true);
 		status = exchange_update(c, verf, principal);
@@ -598,7 +639,7 @@ nfsstat4 nfs4_exchange_id(struct nfs4_state *st, const char verf[8], const void 
 		*rflags = c->confirmed ? EXCHGID4_FLAG_CONFIRMED_R : 0;
 		c->renewed = state_now(st);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -609,8 +650,8 @@ static uint32_t clamp(uint32_t v, uint32_t lo, uint32_t hi)
 
 static void chan_negotiate(const struct nfs4_chan *w, struct nfs4_chan *g)
 {
-	g->maxreq = clamp(w->maxreq, 1024, 1049600 + 8192);
-	g->maxresp = clamp(w->maxresp, 1024, 1049600 + 8192);
+	g->maxreq = clamp(w->maxreq, 256, 1049600 + 8192);
+	g->maxresp = clamp(w->maxresp, 256, 1049600 + 8192);
 	g->maxresp_cached = clamp(w->maxresp_cached, 0, 16384);
 	g->maxops = clamp(w->maxops, 1, 128);
 	g->maxreqs = clamp(w->maxreqs, 1, 64);
@@ -632,6 +673,10 @@ static struct session *session_new(struct nfs4_state *st, struct client *c,
 	memcpy(ss->sid + 8, &n, 8);
 	ss->next = c->sessions;
 	c->sessions = ss;
+	pthread_mutex_init(&ss->lock, NULL);
+	unsigned b = sess_bucket(ss->sid);
+	ss->hnext = st->sess[b];
+	st->sess[b] = ss;
 	return ss;
 }
 
@@ -640,12 +685,12 @@ nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t 
 			     struct nfs4_chan *got)
 {
 	nfsstat4 status = NFS4_OK;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	struct client *c = client_by_id(st, clientid);
 	if (!c || !c->v41) {
 		status = NFS4ERR_STALE_CLIENTID;
-	} else if (c->principal != principal) {
-		status = NFS4ERR_CLID_INUSE; /* RFC 8881 §18.36.4 */
+	} else if (!c->confirmed && c->principal != principal) {
+		status = NFS4ERR_CLID_INUSE; /* RFC 8881 §18.36.4: until confirmed */
 	} else if (seq == c->cs_seq && c->cs_have) {
 		memcpy(sessionid, c->cs_sid, 16); /* a retransmission */
 		*got = c->cs_chan;
@@ -671,36 +716,35 @@ nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t 
 			c->renewed = state_now(st);
 		}
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 static struct session *session_find(struct nfs4_state *st, const char sid[16])
 {
-	for (struct client *c = st->clients; c; c = c->next)
-		for (struct session *ss = c->sessions; ss; ss = ss->next)
-			if (!memcmp(ss->sid, sid, 16))
-				return ss;
+	for (struct session *ss = st->sess[sess_bucket(sid)]; ss; ss = ss->hnext)
+		if (!memcmp(ss->sid, sid, 16))
+			return ss;
 	return NULL;
 }
 
 nfsstat4 nfs4_session_exists(struct nfs4_state *st, const char sessionid[16])
 {
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_rdlock(&st->lock);
 	nfsstat4 status = session_find(st, sessionid) ? NFS4_OK : NFS4ERR_BADSESSION;
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_destroy_session(struct nfs4_state *st, const char sessionid[16])
 {
 	nfsstat4 status = NFS4_OK;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	struct session *ss = session_find(st, sessionid);
 	if (!ss) {
 		status = NFS4ERR_BADSESSION;
-	} else if (ss->busy > 1 || (ss->busy == 1 && 0)) {
-		status = NFS4ERR_DELAY;
+	} else if (ss->busy > 1) {
+		status = NFS4ERR_DELAY; /* other calls run on it */
 	} else {
 		/* a COMPOUND of this very session may still hold a slot: it is
 		 * released by nfs4_seq_end, which then frees the session */
@@ -709,18 +753,19 @@ nfsstat4 nfs4_destroy_session(struct nfs4_state *st, const char sessionid[16])
 				*l = ss->next;
 				break;
 			}
+		session_unhash(st, ss);
 		ss->cl = NULL;
 		if (!ss->busy)
 			session_free(ss);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_destroy_clientid(struct nfs4_state *st, uint64_t clientid)
 {
 	nfsstat4 status = NFS4_OK;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	struct client *c = client_by_id(st, clientid);
 	if (!c)
 		status = NFS4ERR_STALE_CLIENTID;
@@ -728,14 +773,14 @@ nfsstat4 nfs4_destroy_clientid(struct nfs4_state *st, uint64_t clientid)
 		status = NFS4ERR_CLIENTID_BUSY;
 	else
 		client_free(st, c);
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_reclaim_complete(struct nfs4_state *st, uint64_t clientid)
 {
 	nfsstat4 status = NFS4_OK;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	struct client *c = client_by_id(st, clientid);
 	if (!c)
 		status = NFS4ERR_STALE_CLIENTID;
@@ -743,7 +788,7 @@ nfsstat4 nfs4_reclaim_complete(struct nfs4_state *st, uint64_t clientid)
 		status = NFS4ERR_COMPLETE_ALREADY;
 	else
 		c->reclaim_done = true;
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -773,16 +818,20 @@ nfsstat4 nfs4_seq_begin(struct nfs4_state *st, const char sessionid[16], uint32_
 			struct nfs4_seq_out *info)
 {
 	nfsstat4 status;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_rdlock(&st->lock);
 	struct session *ss = session_find(st, sessionid);
-	if (!ss)
+	if (!ss) {
 		status = NFS4ERR_BADSESSION;
-	else if (slot >= ss->nslots)
+	} else if (slot >= ss->nslots) {
 		status = NFS4ERR_BADSLOT;
-	else
+	} else {
+		pthread_mutex_lock(&ss->lock);
 		status = slot_claim(&ss->slots[slot], seqid, cachethis);
+		if (status == NFS4_OK)
+			ss->busy++;
+		pthread_mutex_unlock(&ss->lock);
+	}
 	if (status == NFS4_OK) {
-		ss->busy++;
 		ss->cl->renewed = state_now(st);
 		*out = &ss->slots[slot];
 		info->clientid = ss->cl->clientid;
@@ -792,7 +841,7 @@ nfsstat4 nfs4_seq_begin(struct nfs4_state *st, const char sessionid[16], uint32_
 		info->maxresp_cached = ss->chan.maxresp_cached;
 		info->status_flags = 0;
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -814,23 +863,28 @@ bool nfs4_seq_wants_cache(const struct nfs4_seq *s)
 
 void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, uint8_t *reply, size_t len)
 {
-	pthread_mutex_lock(&st->lock);
+	struct session *ss = s->ss;
+	uint8_t *old = NULL;
+	pthread_rwlock_rdlock(&st->lock);
+	pthread_mutex_lock(&ss->lock);
 	if (!s->replaying) {
-		free(s->reply);
+		old = s->reply;
 		s->reply = len ? reply : NULL;
 		s->len = len;
 		s->cached = len > 0;
-		if (!len)
-			free(reply);
-	} else {
-		free(reply);
+		if (len)
+			reply = NULL;
 	}
 	s->busy = false;
 	s->replaying = false;
-	struct session *ss = s->ss;
-	if (--ss->busy == 0 && !ss->cl)
-		session_free(ss); /* destroyed while this slot was in use */
-	pthread_mutex_unlock(&st->lock);
+	/* destroyed while this slot was in use: the last one out frees it */
+	bool gone = --ss->busy == 0 && !ss->cl;
+	pthread_mutex_unlock(&ss->lock);
+	pthread_rwlock_unlock(&st->lock);
+	free(old);
+	free(reply);
+	if (gone)
+		session_free(ss);
 }
 
 /* ---- owners ----------------------------------------------------------- */
@@ -905,7 +959,7 @@ static void owner_seqid_bump(struct owner *o, uint32_t seqid, nfsstat4 status)
 nfsstat4 nfs4_open_begin(struct nfs4_state *st, const struct nfs4_owner_ref *r)
 {
 	struct client *c;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = client_live(st, r->clientid, &c);
 	if (status == NFS4_OK) {
 		struct owner *o = owner_find(c, r->owner, r->len, false);
@@ -924,7 +978,7 @@ nfsstat4 nfs4_open_begin(struct nfs4_state *st, const struct nfs4_owner_ref *r)
 		}
 		status = owner_seqid_check(o, r->seqid, r->minor);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -947,13 +1001,13 @@ nfsstat4 nfs4_share_check(struct nfs4_state *st, const struct nfs4_owner_ref *r,
 			  const struct nfs4_fileid *fid, uint32_t access, uint32_t deny)
 {
 	nfsstat4 status = NFS4_OK;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	struct client *c = client_by_id(st, r->clientid);
 	struct file *f = file_get(st, fid, false);
 	struct owner *o = c ? owner_find(c, r->owner, r->len, false) : NULL;
 	if (f && share_conflicts(f, o, access, deny))
 		status = NFS4ERR_SHARE_DENIED;
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -998,7 +1052,7 @@ nfsstat4 nfs4_open_finish(struct nfs4_state *st, const struct nfs4_owner_ref *r,
 			  nfsstat4 fs_status, stateid4 *sid, bool *confirm)
 {
 	struct client *c;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = client_live(st, r->clientid, &c);
 	struct owner *o = status == NFS4_OK ? owner_get(c, r, false) : NULL;
 	if (status == NFS4_OK && !o)
@@ -1013,7 +1067,7 @@ nfsstat4 nfs4_open_finish(struct nfs4_state *st, const struct nfs4_owner_ref *r,
 	}
 	if (o && !r->minor)
 		owner_seqid_bump(o, r->seqid, status);
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -1037,7 +1091,7 @@ nfsstat4 nfs4_open_confirm(struct nfs4_state *st, const struct nfs4_fileid *fid,
 			   uint32_t seqid)
 {
 	struct stid *s = NULL;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = open_sid(st, fid, sid, 0, &s);
 	if (status == NFS4_OK || status == NFS4ERR_OLD_STATEID) {
 		nfsstat4 sq = owner_seqid_check(s->ow, seqid, 0);
@@ -1053,7 +1107,7 @@ nfsstat4 nfs4_open_confirm(struct nfs4_state *st, const struct nfs4_fileid *fid,
 		}
 		owner_seqid_bump(s->ow, seqid, status);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -1082,7 +1136,7 @@ nfsstat4 nfs4_open_downgrade(struct nfs4_state *st, const struct nfs4_fileid *fi
 			     uint32_t seqid, uint32_t minor, uint32_t access, uint32_t deny)
 {
 	struct stid *s;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = open_seq_op(st, fid, sid, seqid, minor, &s);
 	if (status == NFS4_OK) {
 		/* only to modes asked before (RFC 7530 §16.19.4) */
@@ -1098,7 +1152,7 @@ nfsstat4 nfs4_open_downgrade(struct nfs4_state *st, const struct nfs4_fileid *fi
 		s->seqid++;
 		sid_to_wire(st, s, sid);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -1114,7 +1168,7 @@ nfsstat4 nfs4_close(struct nfs4_state *st, const struct nfs4_fileid *fid, statei
 		    uint32_t seqid, uint32_t minor)
 {
 	struct stid *s;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = open_seq_op(st, fid, sid, seqid, minor, &s);
 	if (status == NFS4_OK && open_has_locks(s))
 		status = NFS4ERR_LOCKS_HELD;
@@ -1133,7 +1187,7 @@ nfsstat4 nfs4_close(struct nfs4_state *st, const struct nfs4_fileid *fid, statei
 		}
 		sid_free(st, s);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -1151,11 +1205,11 @@ static bool lock_is_write(uint32_t type)
 
 /* The first lock of another owner that conflicts with [start, end] of `type`. */
 static const struct range *lock_conflict(const struct file *f, const struct owner *me,
-					 uint32_t type, uint64_t start, uint64_t end,
-					 const struct stid **holder)
+					 const struct client *mine, uint32_t type, uint64_t start,
+					 uint64_t end, const struct stid **holder)
 {
 	for (const struct stid *s = f->states; s; s = s->fnext) {
-		if (s->type != SID_LOCK || s->ow == me)
+		if (s->type != SID_LOCK || s->ow == me || (mine && s->cl == mine))
 			continue;
 		for (const struct range *r = s->ranges; r; r = r->next)
 			if (r->start <= end && start <= r->end &&
@@ -1222,6 +1276,19 @@ static nfsstat4 ranges_add(struct stid *s, uint32_t type, uint64_t start, uint64
 	r->start = start;
 	r->end = end;
 	r->type = lock_is_write(type) ? WRITE_LT : READ_LT;
+	for (struct range **l = &s->ranges; *l;) {
+		struct range *o = *l;
+		bool touch = o->start <= (r->end == UINT64_MAX ? r->end : r->end + 1) &&
+			     r->start <= (o->end == UINT64_MAX ? o->end : o->end + 1);
+		if (o->type != r->type || !touch) {
+			l = &o->next;
+			continue;
+		}
+		r->start = o->start < r->start ? o->start : r->start;
+		r->end = o->end > r->end ? o->end : r->end;
+		*l = o->next;
+		free(o);
+	}
 	r->next = s->ranges;
 	s->ranges = r;
 	return NFS4_OK;
@@ -1258,11 +1325,15 @@ static nfsstat4 lock_state_new(struct nfs4_state *st, const struct nfs4_fileid *
 		for (struct stid *x = lo ? open->file->states : NULL; x && !s; x = x->fnext)
 			if (x->type == SID_LOCK && x->ow == lo)
 				s = x;
-		if (s && !r->minor)
-			status = NFS4ERR_BAD_SEQID; /* it exists: use its stateid */
-		else if (s)
-			*out = s;
-		else if (!lo && !(lo = owner_get(open->cl, &r->lock_owner, true)))
+		if (s) {
+			/* the lock owner has a state on this file already: reuse it (as
+			 * knfsd does); its own seqid must be the next one */
+			nfsstat4 lsq = owner_seqid_check(lo, r->lock_owner.seqid, r->minor);
+			if (lsq != NFS4_OK)
+				status = lsq;
+			else
+				*out = s;
+		} else if (!lo && !(lo = owner_get(open->cl, &r->lock_owner, true)))
 			status = NFS4ERR_RESOURCE;
 		if (status == NFS4_OK && !s) {
 			s = sid_new(st, SID_LOCK, lo, open->file);
@@ -1308,7 +1379,7 @@ nfsstat4 nfs4_lock(struct nfs4_state *st, const struct nfs4_fileid *fid,
 	nfsstat4 status = lock_range_ok(r->off, r->len);
 	if (status != NFS4_OK)
 		return status;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	if (r->new_owner)
 		status = lock_state_new(st, fid, r, &s);
 	else
@@ -1317,7 +1388,7 @@ nfsstat4 nfs4_lock(struct nfs4_state *st, const struct nfs4_fileid *fid,
 		uint64_t end = lock_end(r->off, r->len);
 		const struct stid *holder;
 		const struct range *c =
-		    lock_conflict(s->file, s->ow, r->type, r->off, end, &holder);
+		    lock_conflict(s->file, s->ow, NULL, r->type, r->off, end, &holder);
 		if (c) {
 			lock_denied(c, holder, d, owner_buf, owner_buf_len);
 			status = NFS4ERR_DENIED;
@@ -1335,7 +1406,7 @@ nfsstat4 nfs4_lock(struct nfs4_state *st, const struct nfs4_fileid *fid,
 	} else if (s && r->new_owner && !s->ranges && s->seqid == 0) {
 		sid_free(st, s); /* a lock state that never held a lock */
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -1347,20 +1418,20 @@ nfsstat4 nfs4_lockt(struct nfs4_state *st, const struct nfs4_fileid *fid, uint32
 	nfsstat4 status = lock_range_ok(off, len);
 	if (status != NFS4_OK)
 		return status;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	status = client_live(st, o->clientid, &c);
 	if (status == NFS4_OK) {
 		struct owner *me = owner_find(c, o->owner, o->len, true);
 		struct file *f = file_get(st, fid, false);
 		const struct stid *holder;
 		const struct range *r =
-		    f ? lock_conflict(f, me, type, off, lock_end(off, len), &holder) : NULL;
+		    f ? lock_conflict(f, me, NULL, type, off, lock_end(off, len), &holder) : NULL;
 		if (r) {
 			lock_denied(r, holder, d, owner_buf, owner_buf_len);
 			status = NFS4ERR_DENIED;
 		}
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -1371,7 +1442,7 @@ nfsstat4 nfs4_locku(struct nfs4_state *st, const struct nfs4_fileid *fid, statei
 	nfsstat4 status = lock_range_ok(off, len);
 	if (status != NFS4_OK)
 		return status;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	status = lock_state_old(st, fid, sid, seqid, minor, &s);
 	if (status == NFS4_OK && !ranges_cut(s, off, lock_end(off, len)))
 		status = NFS4ERR_RESOURCE;
@@ -1379,14 +1450,14 @@ nfsstat4 nfs4_locku(struct nfs4_state *st, const struct nfs4_fileid *fid, statei
 		s->seqid++;
 		sid_to_wire(st, s, sid);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_release_lockowner(struct nfs4_state *st, const struct nfs4_owner_ref *r)
 {
 	struct client *c;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = client_live(st, r->clientid, &c);
 	struct owner *o = status == NFS4_OK ? owner_find(c, r->owner, r->len, true) : NULL;
 	for (struct file *f = st->files; o && f && status == NFS4_OK; f = f->next)
@@ -1404,7 +1475,7 @@ nfsstat4 nfs4_release_lockowner(struct nfs4_state *st, const struct nfs4_owner_r
 		}
 		owner_free(c, o);
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
@@ -1424,7 +1495,9 @@ static nfsstat4 io_conflicts(struct nfs4_state *st, const struct nfs4_fileid *fi
 				return NFS4ERR_LOCKED;
 	const struct stid *holder;
 	uint32_t type = want & OPEN4_SHARE_ACCESS_WRITE ? WRITE_LT : READ_LT;
-	if (len && lock_conflict(f, me, type, off, lock_end(off, len), &holder))
+	/* a client's own locks do not stop its I/O, whichever stateid it uses */
+	if (len &&
+	    lock_conflict(f, NULL, me ? me->cl : NULL, type, off, lock_end(off, len), &holder))
 		return NFS4ERR_LOCKED;
 	return NFS4_OK;
 }
@@ -1437,7 +1510,7 @@ nfsstat4 nfs4_stateid_check(struct nfs4_state *st, const stateid4 *sid,
 	nfsstat4 status;
 	bool zero = sid_is_special(sid, 0), ones = sid_is_special(sid, 0xff);
 
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_rdlock(&st->lock);
 	if ((zero && sid->seqid == 0) || (ones && sid->seqid == UINT32_MAX)) {
 		bool bypass = ones && want == OPEN4_SHARE_ACCESS_READ;
 		status = bypass ? NFS4_OK : io_conflicts(st, fid, NULL, want, off, len, true);
@@ -1460,25 +1533,25 @@ nfsstat4 nfs4_stateid_check(struct nfs4_state *st, const stateid4 *sid,
 			status = io_conflicts(st, fid, s->ow, want, off, len, false);
 		}
 	}
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_test_stateid(struct nfs4_state *st, uint64_t clientid, const stateid4 *sid)
 {
 	struct stid *s = NULL;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_rdlock(&st->lock);
 	nfsstat4 status = sid_find(st, sid, 1, &s);
 	if (status == NFS4_OK && s->cl->clientid != clientid)
 		status = NFS4ERR_BAD_STATEID;
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_free_stateid(struct nfs4_state *st, uint64_t clientid, const stateid4 *sid)
 {
 	struct stid *s = NULL;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = sid_find(st, sid, 1, &s);
 	if (status == NFS4_OK && s->cl->clientid != clientid)
 		status = NFS4ERR_BAD_STATEID;
@@ -1486,16 +1559,16 @@ nfsstat4 nfs4_free_stateid(struct nfs4_state *st, uint64_t clientid, const state
 		status = NFS4ERR_LOCKS_HELD;
 	if (status == NFS4_OK)
 		sid_free(st, s);
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 nfsstat4 nfs4_delegreturn(struct nfs4_state *st, const stateid4 *sid)
 {
 	struct stid *s = NULL;
-	pthread_mutex_lock(&st->lock);
+	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = sid_find(st, sid, 0, &s);
-	pthread_mutex_unlock(&st->lock);
+	pthread_rwlock_unlock(&st->lock);
 	if (status == NFS4ERR_STALE_STATEID)
 		return status;
 	return NFS4ERR_BAD_STATEID; /* no delegation is ever granted */

@@ -109,11 +109,15 @@ static void test_stateids(void)
 	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sid), NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &old, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4ERR_OLD_STATEID);
-	/* a forged `other` is BAD */
+	/* a forged counter is BAD, another instance's epoch STALE */
 	stateid4 forged = sid;
-	forged.other[0] ^= 0x55;
+	forged.other[8] ^= 0x55;
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &forged, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4ERR_BAD_STATEID);
+	forged = sid;
+	forged.other[0] ^= 0x55;
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &forged, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_STALE_STATEID);
 	/* a seqid out of order is BAD_SEQID, and does not advance */
 	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, seq + 5, 0), NFS4ERR_BAD_SEQID);
 	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, ++seq, 0), NFS4_OK);
