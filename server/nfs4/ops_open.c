@@ -207,6 +207,27 @@ static nfsstat4 open_args_ok(struct nfs4_compound *c, const OPEN4args *a)
 	return NFS4_OK;
 }
 
+/* A retransmitted 4.0 OPEN: the first one's reply, and its file as current FH. */
+static nfsstat4 open_replay(struct nfs4_compound *c, const struct nfs4_owner_ref *ow,
+			    OPEN4resok *ok)
+{
+	uint8_t fh[NFS4_FHSIZE];
+	uint32_t fhlen = 0;
+	bool confirm = false;
+	nfsstat4 st = nfs4_open_replay(c->n4->state, ow, &ok->stateid, &confirm, fh, &fhlen);
+	if (st != NFS4_OK)
+		return st;
+	nfs_fh4 wire = {fhlen, (char *)fh};
+	st = nfs4_fh_from_wire(c, &wire, &c->cur);
+	if (st != NFS4_OK)
+		return st;
+	memset(&ok->cinfo, 0, sizeof(ok->cinfo));
+	ok->rflags = OPEN4_RESULT_LOCKTYPE_POSIX | (confirm ? OPEN4_RESULT_CONFIRM : 0);
+	ok->attrset.bitmap4_len = 0;
+	ok->delegation.delegation_type = OPEN_DELEGATE_NONE;
+	return NFS4_OK;
+}
+
 nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 {
 	OPEN4args *a = &arg->nfs_argop4_u.opopen;
@@ -226,6 +247,8 @@ nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 				    .seqid = a->seqid,
 				    .minor = c->minor};
 	st = nfs4_open_begin(c->n4->state, &ow);
+	if (st == NFS4_REPLAY)
+		return open_replay(c, &ow, ok);
 	if (st != NFS4_OK)
 		return st;
 	bool have_before = c->cur.kind == FH4_OBJ &&
@@ -240,8 +263,11 @@ nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 		int rc = o.obj.ops->setattr(o.obj.fs, &c->cur.cred, &o.obj.key, &sa);
 		st = rc < 0 ? nfs4_err(rc, true) : NFS4_OK;
 	}
-	st = nfs4_open_finish(c->n4->state, &ow, &fid, access, a->share_deny, st, &ok->stateid,
-			      &confirm);
+	uint8_t fh[EXPORT_FH_MAX];
+	uint32_t fhlen =
+	    st == NFS4_OK ? (uint32_t)export_fh_encode(c->ctx->srv->exports, &o.obj, fh) : 0;
+	st = nfs4_open_finish(c->n4->state, &ow, &fid, access, a->share_deny, st, fh, fhlen,
+			      &ok->stateid, &confirm);
 	if (st != NFS4_OK)
 		return st;
 	if (!have_before || c->cur.obj.ops->getattr(c->cur.obj.fs, &c->cur.obj.key, &after) < 0)

@@ -34,11 +34,13 @@
 #include <sys/random.h>
 #include <time.h>
 
-#define SID_BUCKETS  4096
-#define SESS_BUCKETS 1024
-#define EXPIRED_RING 256 /* clients remembered after their lease ran out */
-#define SID_OPEN     1
-#define SID_LOCK     2
+#define SID_BUCKETS	 4096
+#define SESS_BUCKETS	 1024
+#define EXPIRED_RING	 256 /* clients remembered after their lease ran out */
+#define SID_OPEN	 1
+#define SID_LOCK	 2
+#define SID_CLOSED	 3   /* a CLOSEd open kept for its owner's CLOSE replay */
+#define REPLAY_OWNER_MAX 128 /* bytes of a DENIED's owner kept for a LOCK replay */
 
 struct range {
 	struct range *next;
@@ -55,6 +57,19 @@ struct owner {
 	bool confirmed; /* 4.0 open owner: after OPEN_CONFIRM */
 	bool has_seqid;
 	uint32_t seqid; /* the last one used */
+	/* 4.0: the last seqid operation's reply, for a retransmission of it
+	 * (RFC 7530 §9.1.9): a replayed OPEN, CLOSE, LOCK... gets it again */
+	struct {
+		bool have, confirm;
+		uint32_t op;
+		nfsstat4 status;
+		stateid4 sid;
+		uint32_t fhlen;
+		uint8_t fh[NFS4_FHSIZE];
+		struct nfs4_lock_denied d;
+		uint8_t downer[REPLAY_OWNER_MAX];
+	} last;
+	struct stid *closed; /* its last CLOSEd open, for a CLOSE replay */
 	size_t len;
 	unsigned char id[];
 };
@@ -226,6 +241,8 @@ static nfsstat4 sid_find(struct nfs4_state *st, const stateid4 *sid, uint32_t mi
 		return expired_has(st, clientid) ? NFS4ERR_EXPIRED : NFS4ERR_BAD_STATEID;
 	}
 	*out = s;
+	if (s->type == SID_CLOSED)
+		return NFS4ERR_BAD_STATEID; /* kept for a CLOSE replay only */
 	if (minor && sid->seqid == 0)
 		return NFS4_OK;
 	if (sid->seqid < s->seqid)
@@ -306,14 +323,15 @@ static void sid_free(struct nfs4_state *st, struct stid *s)
 		;
 	if (*l)
 		*l = s->hnext;
-	for (l = &s->file->states; *l && *l != s; l = &(*l)->fnext)
+	struct file *f = s->file;
+	for (l = f ? &f->states : NULL; l && *l && *l != s; l = &(*l)->fnext)
 		;
-	if (*l)
+	if (l && *l)
 		*l = s->fnext;
 	ranges_free(s->ranges);
-	struct file *f = s->file;
 	free(s);
-	file_put(st, f);
+	if (f)
+		file_put(st, f);
 }
 
 /* ---- clients ------------------------------------------------------------ */
@@ -402,6 +420,8 @@ static void client_free(struct nfs4_state *st, struct client *c)
 	while (c->owners) {
 		struct owner *o = c->owners;
 		c->owners = o->next;
+		if (o->closed)
+			sid_free(st, o->closed);
 		free(o);
 	}
 	while (c->sessions) {
@@ -914,8 +934,10 @@ static struct owner *owner_get(struct client *c, const struct nfs4_owner_ref *r,
 	return o;
 }
 
-static void owner_free(struct client *c, struct owner *o)
+static void owner_free(struct nfs4_state *st, struct client *c, struct owner *o)
 {
+	if (o->closed)
+		sid_free(st, o->closed);
 	for (struct owner **l = &c->owners; *l; l = &(*l)->next)
 		if (*l == o) {
 			*l = o->next;
@@ -925,11 +947,15 @@ static void owner_free(struct client *c, struct owner *o)
 }
 
 /* 4.0 owner seqids (RFC 7530 §9.1.7): the next one runs. A new owner takes any. */
-static nfsstat4 owner_seqid_check(const struct owner *o, uint32_t seqid, uint32_t minor)
+static nfsstat4 owner_seqid_check(const struct owner *o, uint32_t seqid, uint32_t minor,
+				  uint32_t op)
 {
-	if (minor || !o || !o->has_seqid)
+	if (minor || !o || !o->has_seqid || seqid == o->seqid + 1)
 		return NFS4_OK;
-	return seqid == o->seqid + 1 ? NFS4_OK : NFS4ERR_BAD_SEQID;
+	/* the last one again, for the same operation: a retransmission */
+	if (seqid == o->seqid && o->last.have && o->last.op == op)
+		return NFS4_REPLAY;
+	return NFS4ERR_BAD_SEQID;
 }
 
 /* The seqid advances after every operation but those that could not even tell
@@ -954,6 +980,27 @@ static void owner_seqid_bump(struct owner *o, uint32_t seqid, nfsstat4 status)
 	}
 }
 
+/* After a seqid operation of a 4.0 owner: the seqid advances (unless the owner
+ * could not be told) and the reply is kept for a retransmission. */
+static void owner_done(struct nfs4_state *st, struct owner *o, uint32_t seqid, uint32_t op,
+		       nfsstat4 status, const stateid4 *sid)
+{
+	bool had = o && o->has_seqid;
+	uint32_t before = o ? o->seqid : 0;
+	owner_seqid_bump(o, seqid, status);
+	if (!o || (had && o->seqid == before && seqid != before))
+		return; /* not advanced: nothing to replay */
+	o->last.have = true;
+	o->last.op = op;
+	o->last.status = status;
+	if (sid)
+		o->last.sid = *sid;
+	if (o->closed && op != OP_CLOSE) {
+		sid_free(st, o->closed);
+		o->closed = NULL;
+	}
+}
+
 /* ---- opens ------------------------------------------------------------ */
 
 nfsstat4 nfs4_open_begin(struct nfs4_state *st, const struct nfs4_owner_ref *r)
@@ -963,7 +1010,8 @@ nfsstat4 nfs4_open_begin(struct nfs4_state *st, const struct nfs4_owner_ref *r)
 	nfsstat4 status = client_live(st, r->clientid, &c);
 	if (status == NFS4_OK) {
 		struct owner *o = owner_find(c, r->owner, r->len, false);
-		if (o && !o->confirmed && !r->minor) {
+		bool replay = o && o->has_seqid && r->seqid == o->seqid;
+		if (o && !o->confirmed && !r->minor && !replay) {
 			/* an unconfirmed owner starts over (RFC 7530 §16.18.5) */
 			for (struct file *f = st->files, *fn; f; f = fn) {
 				fn = f->next;
@@ -973,10 +1021,28 @@ nfsstat4 nfs4_open_begin(struct nfs4_state *st, const struct nfs4_owner_ref *r)
 						sid_free(st, s);
 				}
 			}
-			owner_free(c, o);
+			owner_free(st, c, o);
 			o = NULL;
 		}
-		status = owner_seqid_check(o, r->seqid, r->minor);
+		status = owner_seqid_check(o, r->seqid, r->minor, OP_OPEN);
+	}
+	pthread_rwlock_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_open_replay(struct nfs4_state *st, const struct nfs4_owner_ref *r, stateid4 *sid,
+			  bool *confirm, uint8_t fh[NFS4_FHSIZE], uint32_t *fhlen)
+{
+	nfsstat4 status = NFS4ERR_BAD_SEQID;
+	pthread_rwlock_rdlock(&st->lock);
+	struct client *c = client_by_id(st, r->clientid);
+	struct owner *o = c ? owner_find(c, r->owner, r->len, false) : NULL;
+	if (o && o->last.have && o->last.op == OP_OPEN) {
+		status = o->last.status;
+		*sid = o->last.sid;
+		*confirm = o->last.confirm;
+		*fhlen = o->last.fhlen;
+		memcpy(fh, o->last.fh, o->last.fhlen);
 	}
 	pthread_rwlock_unlock(&st->lock);
 	return status;
@@ -1049,7 +1115,8 @@ static nfsstat4 open_record(struct nfs4_state *st, struct client *c, struct owne
 
 nfsstat4 nfs4_open_finish(struct nfs4_state *st, const struct nfs4_owner_ref *r,
 			  const struct nfs4_fileid *fid, uint32_t access, uint32_t deny,
-			  nfsstat4 fs_status, stateid4 *sid, bool *confirm)
+			  nfsstat4 fs_status, const void *fh, uint32_t fhlen, stateid4 *sid,
+			  bool *confirm)
 {
 	struct client *c;
 	pthread_rwlock_wrlock(&st->lock);
@@ -1065,18 +1132,28 @@ nfsstat4 nfs4_open_finish(struct nfs4_state *st, const struct nfs4_owner_ref *r,
 		status = open_record(st, c, o, fid, access, deny, sid);
 		*confirm = !o->confirmed;
 	}
-	if (o && !r->minor)
-		owner_seqid_bump(o, r->seqid, status);
+	if (o && !r->minor) {
+		owner_done(st, o, r->seqid, OP_OPEN, status, sid);
+		o->last.confirm = *confirm;
+		o->last.fhlen = fhlen <= NFS4_FHSIZE ? fhlen : 0;
+		memcpy(o->last.fh, fh, o->last.fhlen);
+	}
 	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
 /* Finds an open stateid on this file for a seqid-carrying operation. */
-static nfsstat4 open_sid(struct nfs4_state *st, const struct nfs4_fileid *fid, const stateid4 *sid,
-			 uint32_t minor, struct stid **out)
+/* An open stateid on this file for a seqid-carrying operation; a CLOSEd one
+ * only when asked (a CLOSE replay). */
+static nfsstat4 open_sid_any(struct nfs4_state *st, const struct nfs4_fileid *fid,
+			     const stateid4 *sid, uint32_t minor, bool closed, struct stid **out)
 {
-	struct stid *s;
+	struct stid *s = NULL;
 	nfsstat4 status = sid_find(st, sid, minor, &s);
+	if (s && s->type == SID_CLOSED && closed) {
+		*out = s;
+		return NFS4ERR_BAD_STATEID; /* unless the owner's seqid says replay */
+	}
 	if (status != NFS4_OK && status != NFS4ERR_OLD_STATEID)
 		return status;
 	if (s->type != SID_OPEN)
@@ -1087,6 +1164,19 @@ static nfsstat4 open_sid(struct nfs4_state *st, const struct nfs4_fileid *fid, c
 	return status;
 }
 
+static nfsstat4 open_sid(struct nfs4_state *st, const struct nfs4_fileid *fid, const stateid4 *sid,
+			 uint32_t minor, struct stid **out)
+{
+	return open_sid_any(st, fid, sid, minor, false, out);
+}
+
+/* A retransmission gets what the first one got. */
+static nfsstat4 owner_replay(const struct owner *o, stateid4 *sid)
+{
+	*sid = o->last.sid;
+	return o->last.status;
+}
+
 nfsstat4 nfs4_open_confirm(struct nfs4_state *st, const struct nfs4_fileid *fid, stateid4 *sid,
 			   uint32_t seqid)
 {
@@ -1094,7 +1184,11 @@ nfsstat4 nfs4_open_confirm(struct nfs4_state *st, const struct nfs4_fileid *fid,
 	pthread_rwlock_wrlock(&st->lock);
 	nfsstat4 status = open_sid(st, fid, sid, 0, &s);
 	if (status == NFS4_OK || status == NFS4ERR_OLD_STATEID) {
-		nfsstat4 sq = owner_seqid_check(s->ow, seqid, 0);
+		nfsstat4 sq = owner_seqid_check(s->ow, seqid, 0, OP_OPEN_CONFIRM);
+		if (sq == NFS4_REPLAY) {
+			status = owner_replay(s->ow, sid);
+			goto out;
+		}
 		if (sq != NFS4_OK)
 			status = sq;
 		else if (status == NFS4_OK && s->ow->confirmed)
@@ -1105,26 +1199,31 @@ nfsstat4 nfs4_open_confirm(struct nfs4_state *st, const struct nfs4_fileid *fid,
 			s->seqid++;
 			sid_to_wire(st, s, sid);
 		}
-		owner_seqid_bump(s->ow, seqid, status);
+		owner_done(st, s->ow, seqid, OP_OPEN_CONFIRM, status, sid);
 	}
+out:
 	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
 
-/* Common start of CLOSE and OPEN_DOWNGRADE: the stateid, the owner's seqid. */
+/* Common start of CLOSE and OPEN_DOWNGRADE: the stateid, the owner's seqid.
+ * NFS4_REPLAY with *out set: answer with the owner's saved reply. */
 static nfsstat4 open_seq_op(struct nfs4_state *st, const struct nfs4_fileid *fid,
-			    const stateid4 *sid, uint32_t seqid, uint32_t minor, struct stid **out)
+			    const stateid4 *sid, uint32_t seqid, uint32_t minor, uint32_t op,
+			    struct stid **out)
 {
 	struct stid *s = NULL;
-	nfsstat4 status = open_sid(st, fid, sid, minor, &s);
+	nfsstat4 status = open_sid_any(st, fid, sid, minor, op == OP_CLOSE, &s);
 	if (s) {
-		nfsstat4 sq = owner_seqid_check(s->ow, seqid, minor);
+		nfsstat4 sq = owner_seqid_check(s->ow, seqid, minor, op);
+		if (sq == NFS4_REPLAY) {
+			*out = s;
+			return sq;
+		}
 		if (sq != NFS4_OK)
 			status = sq;
 		else if (status == NFS4_OK && !s->confirmed)
 			status = NFS4ERR_BAD_STATEID;
-		if (!minor)
-			owner_seqid_bump(s->ow, seqid, status);
 		if (status == NFS4_OK)
 			s->cl->renewed = state_now(st);
 	}
@@ -1137,7 +1236,11 @@ nfsstat4 nfs4_open_downgrade(struct nfs4_state *st, const struct nfs4_fileid *fi
 {
 	struct stid *s;
 	pthread_rwlock_wrlock(&st->lock);
-	nfsstat4 status = open_seq_op(st, fid, sid, seqid, minor, &s);
+	nfsstat4 status = open_seq_op(st, fid, sid, seqid, minor, OP_OPEN_DOWNGRADE, &s);
+	if (status == NFS4_REPLAY) {
+		status = owner_replay(s->ow, sid);
+		goto out;
+	}
 	if (status == NFS4_OK) {
 		/* only to modes asked before (RFC 7530 §16.19.4) */
 		if ((access & ~s->access) || (deny & ~s->deny) ||
@@ -1152,6 +1255,9 @@ nfsstat4 nfs4_open_downgrade(struct nfs4_state *st, const struct nfs4_fileid *fi
 		s->seqid++;
 		sid_to_wire(st, s, sid);
 	}
+	if (s && !minor)
+		owner_done(st, s->ow, seqid, OP_OPEN_DOWNGRADE, status, sid);
+out:
 	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
@@ -1164,12 +1270,43 @@ static bool open_has_locks(const struct stid *open)
 	return false;
 }
 
+/* A closed open leaves its file; 4.0 keeps it (in the hash only) until its
+ * owner's next seqid operation, so that a retransmitted CLOSE finds it. */
+static void open_closed(struct nfs4_state *st, struct stid *s, uint32_t minor)
+{
+	for (struct stid *l = s->file->states, *ln; l; l = ln) {
+		ln = l->fnext;
+		if (l->type == SID_LOCK && l->open == s)
+			sid_free(st, l); /* its lock states (without locks) go */
+	}
+	if (minor) {
+		sid_free(st, s);
+		return;
+	}
+	struct file *f = s->file;
+	for (struct stid **l = &f->states; *l; l = &(*l)->fnext)
+		if (*l == s) {
+			*l = s->fnext;
+			break;
+		}
+	s->file = NULL;
+	s->type = SID_CLOSED;
+	file_put(st, f);
+	if (s->ow->closed)
+		sid_free(st, s->ow->closed);
+	s->ow->closed = s;
+}
+
 nfsstat4 nfs4_close(struct nfs4_state *st, const struct nfs4_fileid *fid, stateid4 *sid,
 		    uint32_t seqid, uint32_t minor)
 {
 	struct stid *s;
 	pthread_rwlock_wrlock(&st->lock);
-	nfsstat4 status = open_seq_op(st, fid, sid, seqid, minor, &s);
+	nfsstat4 status = open_seq_op(st, fid, sid, seqid, minor, OP_CLOSE, &s);
+	if (status == NFS4_REPLAY) {
+		status = owner_replay(s->ow, sid);
+		goto out;
+	}
 	if (status == NFS4_OK && open_has_locks(s))
 		status = NFS4ERR_LOCKS_HELD;
 	if (status == NFS4_OK) {
@@ -1179,14 +1316,12 @@ nfsstat4 nfs4_close(struct nfs4_state *st, const struct nfs4_fileid *fid, statei
 			memset(sid, 0, sizeof(*sid));
 			sid->seqid = UINT32_MAX;
 		}
-		/* its lock states (without locks) go with it */
-		for (struct stid *l = s->file->states, *ln; l; l = ln) {
-			ln = l->fnext;
-			if (l->type == SID_LOCK && l->open == s)
-				sid_free(st, l);
-		}
-		sid_free(st, s);
 	}
+	if (s && !minor)
+		owner_done(st, s->ow, seqid, OP_CLOSE, status, sid);
+	if (status == NFS4_OK)
+		open_closed(st, s, minor);
+out:
 	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
@@ -1303,57 +1438,55 @@ static nfsstat4 lock_range_ok(uint64_t off, uint64_t len)
 	return NFS4_OK;
 }
 
-/* LOCK with a new lock owner: from an open stateid and its owner's seqid. */
+/* LOCK with a new lock owner: from an open stateid and its owner's seqid.
+ * *so: the owner whose seqid this LOCK used (its reply is kept there). */
 static nfsstat4 lock_state_new(struct nfs4_state *st, const struct nfs4_fileid *fid,
-			       const struct nfs4_lock_req *r, struct stid **out)
+			       const struct nfs4_lock_req *r, struct stid **out, struct owner **so)
 {
 	struct stid *open = NULL;
 	nfsstat4 status = open_sid(st, fid, &r->open_sid, r->minor, &open);
 	if (!open)
 		return status;
-	nfsstat4 sq = owner_seqid_check(open->ow, r->open_seqid, r->minor);
+	*so = open->ow;
+	nfsstat4 sq = owner_seqid_check(open->ow, r->open_seqid, r->minor, OP_LOCK);
 	if (sq != NFS4_OK)
-		status = sq;
+		return sq; /* BAD_SEQID or a replay */
 	if (status == NFS4_OK && !open->confirmed)
 		status = NFS4ERR_BAD_STATEID;
 	if (status == NFS4_OK && r->lock_owner.clientid != open->cl->clientid)
 		status = NFS4ERR_BAD_STATEID;
-	struct owner *lo = NULL;
-	if (status == NFS4_OK) {
-		lo = owner_find(open->cl, r->lock_owner.owner, r->lock_owner.len, true);
-		struct stid *s = NULL;
-		for (struct stid *x = lo ? open->file->states : NULL; x && !s; x = x->fnext)
-			if (x->type == SID_LOCK && x->ow == lo)
-				s = x;
-		if (s) {
-			/* the lock owner has a state on this file already: reuse it (as
-			 * knfsd does); its own seqid must be the next one */
-			nfsstat4 lsq = owner_seqid_check(lo, r->lock_owner.seqid, r->minor);
-			if (lsq != NFS4_OK)
-				status = lsq;
-			else
-				*out = s;
-		} else if (!lo && !(lo = owner_get(open->cl, &r->lock_owner, true)))
-			status = NFS4ERR_RESOURCE;
-		if (status == NFS4_OK && !s) {
-			s = sid_new(st, SID_LOCK, lo, open->file);
-			if (!s)
-				return NFS4ERR_RESOURCE;
-			s->open = open;
-			s->seqid = 0; /* the first LOCK makes it 1 */
-			*out = s;
-		}
+	if (status != NFS4_OK)
+		return status;
+	struct owner *lo = owner_find(open->cl, r->lock_owner.owner, r->lock_owner.len, true);
+	struct stid *s = NULL;
+	for (struct stid *x = lo ? open->file->states : NULL; x && !s; x = x->fnext)
+		if (x->type == SID_LOCK && x->ow == lo)
+			s = x;
+	if (s) {
+		/* the lock owner has a state on this file already: reuse it (as
+		 * knfsd does); its own seqid must be the next one */
+		status = owner_seqid_check(lo, r->lock_owner.seqid, r->minor, OP_LOCK);
+		if (status == NFS4_REPLAY)
+			status = NFS4ERR_BAD_SEQID;
+	} else if (!lo && !(lo = owner_get(open->cl, &r->lock_owner, true))) {
+		status = NFS4ERR_RESOURCE;
+	} else if (!(s = sid_new(st, SID_LOCK, lo, open->file))) {
+		status = NFS4ERR_RESOURCE;
+	} else {
+		s->open = open;
+		s->seqid = 0; /* the first LOCK makes it 1 */
 	}
-	if (!r->minor)
-		owner_seqid_bump(open->ow, r->open_seqid, status);
-	if (lo && !r->minor && status == NFS4_OK)
-		owner_seqid_bump(lo, r->lock_owner.seqid, status);
+	if (status == NFS4_OK) {
+		*out = s;
+		if (!r->minor)
+			owner_seqid_bump(lo, r->lock_owner.seqid, status);
+	}
 	return status;
 }
 
 static nfsstat4 lock_state_old(struct nfs4_state *st, const struct nfs4_fileid *fid,
-			       const stateid4 *sid, uint32_t seqid, uint32_t minor,
-			       struct stid **out)
+			       const stateid4 *sid, uint32_t seqid, uint32_t minor, uint32_t op,
+			       struct stid **out, struct owner **so)
 {
 	struct stid *s = NULL;
 	nfsstat4 status = sid_find(st, sid, minor, &s);
@@ -1362,13 +1495,55 @@ static nfsstat4 lock_state_old(struct nfs4_state *st, const struct nfs4_fileid *
 	if (s->type != SID_LOCK || s->file->id.exp != fid->exp ||
 	    !fsal_key_eq(&s->file->id.key, &fid->key))
 		return NFS4ERR_BAD_STATEID;
-	nfsstat4 sq = owner_seqid_check(s->ow, seqid, minor);
+	*so = s->ow;
+	nfsstat4 sq = owner_seqid_check(s->ow, seqid, minor, op);
 	if (sq != NFS4_OK)
-		status = sq;
-	if (!minor)
-		owner_seqid_bump(s->ow, seqid, status);
+		return sq;
 	*out = s;
 	return status;
+}
+
+/* Keeps a LOCK's reply (a DENIED with its holder) for a retransmission. */
+static void lock_done(struct nfs4_state *st, struct owner *so, uint32_t seqid, nfsstat4 status,
+		      const stateid4 *sid, const struct nfs4_lock_denied *d)
+{
+	owner_done(st, so, seqid, OP_LOCK, status, sid);
+	if (status == NFS4ERR_DENIED && so->last.have && so->last.op == OP_LOCK) {
+		so->last.d = *d;
+		so->last.d.ownerlen =
+		    d->ownerlen < REPLAY_OWNER_MAX ? d->ownerlen : REPLAY_OWNER_MAX;
+		memcpy(so->last.downer, d->owner, so->last.d.ownerlen);
+	}
+}
+
+static nfsstat4 lock_replay(const struct owner *so, stateid4 *out, struct nfs4_lock_denied *d,
+			    void *owner_buf, size_t owner_buf_len)
+{
+	nfsstat4 status = owner_replay(so, out);
+	if (status == NFS4ERR_DENIED) {
+		*d = so->last.d;
+		d->ownerlen = d->ownerlen < owner_buf_len ? d->ownerlen : owner_buf_len;
+		memcpy(owner_buf, so->last.downer, d->ownerlen);
+		d->owner = owner_buf;
+	}
+	return status;
+}
+
+static nfsstat4 lock_apply(struct nfs4_state *st, struct stid *s, const struct nfs4_lock_req *r,
+			   struct nfs4_lock_denied *d, void *owner_buf, size_t owner_buf_len)
+{
+	uint64_t end = lock_end(r->off, r->len);
+	const struct stid *holder;
+	const struct range *c = lock_conflict(s->file, s->ow, NULL, r->type, r->off, end, &holder);
+	s->cl->renewed = state_now(st);
+	if (c) {
+		lock_denied(c, holder, d, owner_buf, owner_buf_len);
+		return NFS4ERR_DENIED;
+	}
+	bool write = r->type == WRITE_LT || r->type == WRITEW_LT;
+	if (!(s->open->access & (write ? OPEN4_SHARE_ACCESS_WRITE : OPEN4_SHARE_ACCESS_READ)))
+		return NFS4ERR_OPENMODE;
+	return ranges_add(s, r->type, r->off, end);
 }
 
 nfsstat4 nfs4_lock(struct nfs4_state *st, const struct nfs4_fileid *fid,
@@ -1376,36 +1551,31 @@ nfsstat4 nfs4_lock(struct nfs4_state *st, const struct nfs4_fileid *fid,
 		   void *owner_buf, size_t owner_buf_len)
 {
 	struct stid *s = NULL;
+	struct owner *so = NULL;
+	uint32_t seqid = r->new_owner ? r->open_seqid : r->lock_seqid;
 	nfsstat4 status = lock_range_ok(r->off, r->len);
 	if (status != NFS4_OK)
 		return status;
 	pthread_rwlock_wrlock(&st->lock);
 	if (r->new_owner)
-		status = lock_state_new(st, fid, r, &s);
+		status = lock_state_new(st, fid, r, &s, &so);
 	else
-		status = lock_state_old(st, fid, &r->lock_sid, r->lock_seqid, r->minor, &s);
-	if (status == NFS4_OK) {
-		uint64_t end = lock_end(r->off, r->len);
-		const struct stid *holder;
-		const struct range *c =
-		    lock_conflict(s->file, s->ow, NULL, r->type, r->off, end, &holder);
-		if (c) {
-			lock_denied(c, holder, d, owner_buf, owner_buf_len);
-			status = NFS4ERR_DENIED;
-		} else if (r->type == WRITE_LT || r->type == WRITEW_LT ? !(s->open->access & 2)
-								       : !(s->open->access & 1)) {
-			status = NFS4ERR_OPENMODE;
-		} else {
-			status = ranges_add(s, r->type, r->off, end);
-		}
-		s->cl->renewed = state_now(st);
+		status = lock_state_old(st, fid, &r->lock_sid, seqid, r->minor, OP_LOCK, &s, &so);
+	if (status == NFS4_REPLAY) {
+		status = lock_replay(so, out, d, owner_buf, owner_buf_len);
+		goto out;
 	}
+	if (status == NFS4_OK)
+		status = lock_apply(st, s, r, d, owner_buf, owner_buf_len);
 	if (status == NFS4_OK) {
 		s->seqid++;
 		sid_to_wire(st, s, out);
-	} else if (s && r->new_owner && !s->ranges && s->seqid == 0) {
-		sid_free(st, s); /* a lock state that never held a lock */
 	}
+	if (so && !r->minor)
+		lock_done(st, so, seqid, status, out, d);
+	if (status != NFS4_OK && s && r->new_owner && !s->ranges && s->seqid == 0)
+		sid_free(st, s); /* a lock state that never held a lock */
+out:
 	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
@@ -1439,17 +1609,25 @@ nfsstat4 nfs4_locku(struct nfs4_state *st, const struct nfs4_fileid *fid, statei
 		    uint32_t seqid, uint32_t minor, uint64_t off, uint64_t len)
 {
 	struct stid *s = NULL;
+	struct owner *so = NULL;
 	nfsstat4 status = lock_range_ok(off, len);
 	if (status != NFS4_OK)
 		return status;
 	pthread_rwlock_wrlock(&st->lock);
-	status = lock_state_old(st, fid, sid, seqid, minor, &s);
+	status = lock_state_old(st, fid, sid, seqid, minor, OP_LOCKU, &s, &so);
+	if (status == NFS4_REPLAY) {
+		status = owner_replay(so, sid);
+		goto out;
+	}
 	if (status == NFS4_OK && !ranges_cut(s, off, lock_end(off, len)))
 		status = NFS4ERR_RESOURCE;
 	if (status == NFS4_OK) {
 		s->seqid++;
 		sid_to_wire(st, s, sid);
 	}
+	if (so && !minor)
+		owner_done(st, so, seqid, OP_LOCKU, status, sid);
+out:
 	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
@@ -1473,7 +1651,7 @@ nfsstat4 nfs4_release_lockowner(struct nfs4_state *st, const struct nfs4_owner_r
 					sid_free(st, s);
 			}
 		}
-		owner_free(c, o);
+		owner_free(st, c, o);
 	}
 	pthread_rwlock_unlock(&st->lock);
 	return status;

@@ -21,6 +21,10 @@
 struct nfs4_state;
 struct nfs4_seq;
 
+/* Never on the wire: a 4.0 seqid operation is a retransmission of the owner's
+ * last one, whose saved reply is returned instead (RFC 7530 §9.1.9). */
+#define NFS4_REPLAY ((nfsstat4)0x7ffffff0)
+
 /* Milliseconds on a clock that never goes back. */
 typedef uint64_t (*nfs4_clock_fn)(void *arg);
 
@@ -103,7 +107,11 @@ nfsstat4 nfs4_open_begin(struct nfs4_state *st, const struct nfs4_owner_ref *o);
  * what the filesystem part gave (4.0 advances the owner's seqid either way). */
 nfsstat4 nfs4_open_finish(struct nfs4_state *st, const struct nfs4_owner_ref *o,
 			  const struct nfs4_fileid *f, uint32_t access, uint32_t deny,
-			  nfsstat4 fs_status, stateid4 *sid, bool *confirm);
+			  nfsstat4 fs_status, const void *fh, uint32_t fhlen, stateid4 *sid,
+			  bool *confirm);
+/* After nfs4_open_begin said NFS4_REPLAY: the first OPEN's reply and file handle. */
+nfsstat4 nfs4_open_replay(struct nfs4_state *st, const struct nfs4_owner_ref *o, stateid4 *sid,
+			  bool *confirm, uint8_t fh[NFS4_FHSIZE], uint32_t *fhlen);
 /* Would an open with this access/deny conflict? (before creating or truncating) */
 nfsstat4 nfs4_share_check(struct nfs4_state *st, const struct nfs4_owner_ref *o,
 			  const struct nfs4_fileid *f, uint32_t access, uint32_t deny);

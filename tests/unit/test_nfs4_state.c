@@ -52,7 +52,7 @@ static nfsstat4 open40(struct nfs4_state *st, uint64_t cl, const char *owner, ui
 	bool confirm = false;
 	nfsstat4 s = nfs4_open_begin(st, &o);
 	if (s == NFS4_OK)
-		s = nfs4_open_finish(st, &o, f, access, deny, NFS4_OK, sid, &confirm);
+		s = nfs4_open_finish(st, &o, f, access, deny, NFS4_OK, "fh", 2, sid, &confirm);
 	if (s == NFS4_OK && confirm)
 		s = nfs4_open_confirm(st, f, sid, ++*seqid);
 	return s;
@@ -120,7 +120,16 @@ static void test_stateids(void)
 			NFS4ERR_STALE_STATEID);
 	/* a seqid out of order is BAD_SEQID, and does not advance */
 	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, seq + 5, 0), NFS4ERR_BAD_SEQID);
+	stateid4 before = sid;
 	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, ++seq, 0), NFS4_OK);
+	/* a retransmitted CLOSE gets the same reply (RFC 7530 §9.1.9) */
+	stateid4 again = before;
+	CU_ASSERT_EQUAL(nfs4_close(st, &f, &again, seq, 0), NFS4_OK);
+	CU_ASSERT_EQUAL(memcmp(&again, &sid, sizeof(sid)), 0);
+	/* while the closed stateid is good for nothing else */
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &before, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_BAD_STATEID);
+	CU_ASSERT_EQUAL(nfs4_close(st, &f, &again, seq + 1, 0), NFS4ERR_BAD_STATEID);
 	nfs4_state_destroy(st);
 }
 
@@ -229,9 +238,9 @@ static void test_slots(void)
 	stateid4 sb;
 	bool confirm;
 	CU_ASSERT_EQUAL(nfs4_open_begin(st, &o), NFS4_OK);
-	CU_ASSERT_EQUAL(
-	    nfs4_open_finish(st, &o, &f, OPEN4_SHARE_ACCESS_READ, 0, NFS4_OK, &sb, &confirm),
-	    NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_open_finish(st, &o, &f, OPEN4_SHARE_ACCESS_READ, 0, NFS4_OK, "fh", 2,
+					 &sb, &confirm),
+			NFS4_OK);
 	CU_ASSERT_FALSE(confirm);
 	CU_ASSERT_EQUAL(nfs4_test_stateid(st, b, &sb), NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_test_stateid(st, id, &sb), NFS4ERR_BAD_STATEID);
