@@ -231,7 +231,7 @@ static int server_start(struct server *srv)
 		if (drc_create(&dp, &srv->drc) < 0)
 			return -ENOMEM;
 	}
-	rc = nfs4_server_create(srv, 0, &srv->nfs4);
+	rc = nfs4_server_create(srv, srv->cfg.nfs4_lease, &srv->nfs4);
 	if (rc < 0)
 		return rc;
 	srv->mounts = mount_table_new();

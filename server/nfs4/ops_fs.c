@@ -299,6 +299,8 @@ nfsstat4 nfs4_op_read(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 		ok->eof = TRUE; /* past any file the FSAL can hold */
 		return NFS4_OK;
 	}
+	if (count > INT64_MAX - a->offset)
+		count = (uint32_t)(INT64_MAX - a->offset); /* up to the largest offset */
 	char *buf = arena_alloc_raw(c->ctx->arena, count ? count : 1);
 	if (!buf)
 		return NFS4ERR_SERVERFAULT;
