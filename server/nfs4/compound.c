@@ -416,7 +416,8 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 	if (!a->tag_too_long)
 		res->r.tag = a->tag; /* echoed (RFC 7530 §15.2.3) */
 	res->r.status = nfs4_header_check(a);
-	if (res->r.status == NFS4_OK || (a->too_many && a->minor && a->nops)) {
+	bool seq_first = a->nops && a->ops[0].argop == OP_SEQUENCE;
+	if (res->r.status == NFS4_OK || (a->too_many && a->minor && seq_first)) {
 		/* 4.1 with too many operations still runs SEQUENCE, then stops */
 		c.nops = a->nops;
 		nfs4_loop(&c, a, &res->r);
