@@ -150,6 +150,7 @@ struct twinfs_config {
 	char state_dir[CONFIG_PATH_MAX]; /* default /var/lib/twinfs */
 	enum config_log_dest log_dest;	 /* log = stderr | syslog; default stderr */
 	enum config_log_level log_level; /* log_level = error|warn|info|debug; default info */
+	unsigned nfs4_lease;		 /* NFSv4 lease, seconds; default 90 */
 
 	/* pair { } */
 	struct config_pair pair; /* enabled = false without the block */

@@ -105,6 +105,10 @@ static const struct config__key keys[CONFIG__NKEYS] = {
     [CONFIG__K_LOG_LEVEL] = {"log_level", SRV(log_level), .type = CONFIG__T_ENUM,
 			     .names = level_names, .def = "info",
 			     .help = "Least severe message that is logged."},
+    [CONFIG__K_NFS4_LEASE] = {"nfs4_lease", SRV(nfs4_lease), .type = CONFIG__T_UINT, .min = 5,
+			      .max = 3600, .def = "90",
+			      .help = "NFSv4 lease time in seconds: a client silent for longer "
+				      "loses its opens and locks."},
 
     [CONFIG__K_ID] = {"id", EXP(id), .type = CONFIG__T_UINT, .min = 1, .max = INT32_MAX,
 		      .flags = CONFIG__REQUIRED,

@@ -196,6 +196,16 @@ struct fsal_ops {
 		       const struct fsal_key *dir, uint64_t cookie, fsal_readdir_cb cb, void *arg,
 		       bool *eof);
 	int (*statfs)(struct fsal_export *exp, const struct fsal_key *key, struct fsal_statfs *out);
+
+	/* Optional (NULL: the protocol answers NOTSUPP), for NFSv4.2 (RFC 7862). */
+	/* Reserves [off, off+len) (punch false) or makes it a hole (punch true). */
+	int (*allocate)(struct fsal_export *exp, const struct fsal_cred *cred,
+			const struct fsal_key *key, uint64_t off, uint64_t len, bool punch);
+	/* The next data (data true) or hole at or after off: *where, and whether it
+	 * is at the end of the file; -ENXIO when there is none. */
+	int (*seek)(struct fsal_export *exp, const struct fsal_cred *cred,
+		    const struct fsal_key *key, uint64_t off, bool data, uint64_t *where,
+		    bool *eof);
 };
 
 extern const struct fsal_ops fsal_vfs_ops;

@@ -15,7 +15,10 @@ build_pkgs=(build-essential cmake pkg-config clang-format libntirpc-dev liburcu-
 	libcunit1-dev libssl-dev rpcsvc-proto)
 # Tests: libnfs as a third-party client, ss (iproute2) for free ports, python3,
 # rpcbind (+ rpcinfo) for the registration test, run in a private namespace.
-test_pkgs=(libnfs-dev libnfs-utils iproute2 python3 rpcbind)
+# pynfs (the NFSv4 conformance suites, shared/tools/pynfs) runs on Debian's python3
+# with ply, gssapi and setuptools.
+test_pkgs=(libnfs-dev libnfs-utils iproute2 python3 rpcbind python3-ply python3-gssapi
+	python3-setuptools)
 # The kernel-client test (shared/tools/kclient/build-initramfs.sh checks for
 # exactly these: it boots Debian's kernel under qemu with a busybox initramfs
 # and links its helpers statically, hence gcc + libc6-dev).

@@ -36,6 +36,7 @@
 #include "server/log/log.h"
 #include "server/mount/mount.h"
 #include "server/nfs3/nfs3.h"
+#include "server/nfs4/nfs4.h"
 #include "server/server.h"
 
 #define TWINFS_VERSION "0.1.0"
@@ -202,7 +203,7 @@ static void apply_overrides(const struct options *o, struct twinfs_config *cfg)
 		cfg->log_level = (enum config_log_level)log_level_of(o->log_level);
 }
 
-static const struct prog_desc *const programs[] = {&nfs3_program, &mount3_program};
+static const struct prog_desc *const programs[] = {&nfs3_program, &mount3_program, &nfs4_program};
 
 static void server_dispatch(void *arg, struct rpc_req *req)
 {
@@ -230,6 +231,9 @@ static int server_start(struct server *srv)
 		if (drc_create(&dp, &srv->drc) < 0)
 			return -ENOMEM;
 	}
+	rc = nfs4_server_create(srv, srv->cfg.nfs4_lease, &srv->nfs4);
+	if (rc < 0)
+		return rc;
 	srv->mounts = mount_table_new();
 	if (!srv->mounts || getrandom(srv->write_verf, sizeof(srv->write_verf), 0) < 0)
 		return -ENOMEM;
@@ -617,9 +621,9 @@ static int server_admin(struct server *srv)
 
 static void server_announce(struct server *srv)
 {
-	const struct rpc_registration regs[] = {{100003, 3, 0}, {100005, 3, 1}};
+	const struct rpc_registration regs[] = {{100003, 3, 0}, {100005, 3, 1}, {100003, 4, 0}};
 	if (srv->cfg.rpcbind)
-		rpc_server_register(srv->rpc, regs, 2);
+		rpc_server_register(srv->rpc, regs, 3);
 	log_info("twinfsd %s serving %u export%s on %s: NFSv3 port %u, MOUNT port %u",
 		 TWINFS_VERSION, export_count(srv->exports),
 		 export_count(srv->exports) == 1 ? "" : "s", srv->cfg.bind,
@@ -642,6 +646,7 @@ static void server_stop(struct server *srv)
 	if (srv->rpc)
 		rpc_server_stop(srv->rpc);
 	mirror_destroy(srv->mirror);
+	nfs4_server_destroy(srv->nfs4);
 	export_table_close(srv->exports);
 	mount_table_free(srv->mounts);
 	drc_destroy(srv->drc);

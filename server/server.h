@@ -22,6 +22,7 @@ struct pair;
 struct mirror;
 struct probe;
 struct drc_record;
+struct nfs4_server;
 
 struct server {
 	struct twinfs_config cfg;
@@ -52,6 +53,7 @@ struct server {
 	struct mirror *mirror;
 	struct probe *probe; /* a pair node's health probe (failover/probe) */
 	void (*mirror_record)(struct server *srv, const struct drc_record *r);
+	struct nfs4_server *nfs4; /* NFSv4 state and pseudo filesystem (server/nfs4) */
 	const struct prog_desc *const *progs;
 	unsigned nprogs;
 };

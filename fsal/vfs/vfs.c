@@ -49,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/statfs.h>
@@ -1028,6 +1029,56 @@ static int vfs_statfs(struct fsal_export *exp, const struct fsal_key *key, struc
 	return rc;
 }
 
+/* --- NFSv4.2 space and sparse files (RFC 7862 §15.1, §15.4, §15.11) -------------- */
+
+static int vfs_allocate(struct fsal_export *exp, const struct fsal_cred *cred,
+			const struct fsal_key *key, uint64_t off, uint64_t len, bool punch)
+{
+	struct stat st;
+	int fd;
+	int rc;
+
+	if (off > INT64_MAX || len > INT64_MAX - off)
+		return -EFBIG;
+	rc = vfs__open_reg(exp, key, O_WRONLY, &fd, &st);
+	if (rc)
+		return rc;
+	rc = vfs__may_io(fd, cred, &st, W_OK);
+	if (!rc)
+		rc = vfs_cred_set(cred);
+	int mode = punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : 0;
+	if (!rc && fallocate(fd, mode, (off_t)off, (off_t)len) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int vfs_seek(struct fsal_export *exp, const struct fsal_cred *cred,
+		    const struct fsal_key *key, uint64_t off, bool data, uint64_t *where, bool *eof)
+{
+	struct stat st;
+	int fd;
+	int rc;
+
+	if (off > INT64_MAX)
+		return -ENXIO;
+	rc = vfs__open_reg(exp, key, O_RDONLY, &fd, &st);
+	if (rc)
+		return rc;
+	rc = vfs__may_io(fd, cred, &st, R_OK);
+	if (!rc) {
+		off_t r = lseek(fd, (off_t)off, data ? SEEK_DATA : SEEK_HOLE);
+		if (r < 0) {
+			rc = -errno;
+		} else {
+			*where = (uint64_t)r;
+			*eof = r >= st.st_size;
+		}
+	}
+	close(fd);
+	return rc;
+}
+
 const struct fsal_ops fsal_vfs_ops = {
     .name = "vfs",
     .export_open = vfs_export_open,
@@ -1051,4 +1102,6 @@ const struct fsal_ops fsal_vfs_ops = {
     .readlink = vfs_readlink,
     .readdir = vfs_readdir,
     .statfs = vfs_statfs,
+    .allocate = vfs_allocate,
+    .seek = vfs_seek,
 };

@@ -11,6 +11,10 @@ if(TARGET test_drc_replay)
   target_link_libraries(test_drc_replay PRIVATE twinfs_rawrpc)
 endif()
 
+if(TARGET test_nfs4_badinput)
+  target_link_libraries(test_nfs4_badinput PRIVATE twinfs_rawrpc)
+endif()
+
 if(TARGET test_badinput)
   target_link_libraries(test_badinput PRIVATE twinfs_rawrpc)
 endif()

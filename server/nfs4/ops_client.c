@@ -1,0 +1,312 @@
+/*
+ * ops_client.c — the operations that establish and keep a client: 4.0's
+ * SETCLIENTID(_CONFIRM) and RENEW, 4.1's EXCHANGE_ID, CREATE_SESSION, SEQUENCE,
+ * DESTROY_SESSION, DESTROY_CLIENTID, BIND_CONN_TO_SESSION, RECLAIM_COMPLETE;
+ * and the module's start and stop (the pseudo filesystem, the state, the
+ * thread that expires leases).
+ *
+ * No back channel: CREATE_SESSION never grants CONN_BACK_CHAN, and 4.0
+ * callbacks are never attempted, which is fine because no delegation is ever
+ * granted (RFC 8881 §18.36.3 lets the server refuse the back channel).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/log/log.h"
+#include "server/nfs4/nfs4_int.h"
+#include "server/nfs4/pseudo.h"
+#include "server/nfs4/state.h"
+#include "server/server.h"
+
+nfsstat4 nfs4_op_setclientid(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	SETCLIENTID4args *a = &arg->nfs_argop4_u.opsetclientid;
+	SETCLIENTID4resok *ok = &res->nfs_resop4_u.opsetclientid.SETCLIENTID4res_u.resok4;
+	if (a->client.id.id_len > NFS4_OPAQUE_LIMIT)
+		return NFS4ERR_INVAL;
+	/* CLID_INUSE's arm names the client in use: left empty (its callback
+	 * address means nothing here), but the strings must exist to encode */
+	static char none[] = "";
+	res->nfs_resop4_u.opsetclientid.SETCLIENTID4res_u.client_using.na_r_netid = none;
+	res->nfs_resop4_u.opsetclientid.SETCLIENTID4res_u.client_using.na_r_addr = none;
+	return nfs4_setclientid(c->n4->state, a->client.verifier, a->client.id.id_val,
+				a->client.id.id_len, c->ctx->cred.uid, &ok->clientid,
+				ok->setclientid_confirm);
+}
+
+nfsstat4 nfs4_op_setclientid_confirm(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	(void)res;
+	SETCLIENTID_CONFIRM4args *a = &arg->nfs_argop4_u.opsetclientid_confirm;
+	return nfs4_setclientid_confirm(c->n4->state, a->clientid, a->setclientid_confirm);
+}
+
+nfsstat4 nfs4_op_renew(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	(void)res;
+	return nfs4_renew(c->n4->state, arg->nfs_argop4_u.oprenew.clientid);
+}
+
+static const uint32_t exchgid_flags_ok =
+    EXCHGID4_FLAG_SUPP_MOVED_REFER | EXCHGID4_FLAG_SUPP_MOVED_MIGR |
+    EXCHGID4_FLAG_BIND_PRINC_STATEID | EXCHGID4_FLAG_USE_NON_PNFS | EXCHGID4_FLAG_USE_PNFS_MDS |
+    EXCHGID4_FLAG_USE_PNFS_DS | EXCHGID4_FLAG_UPD_CONFIRMED_REC_A;
+
+nfsstat4 nfs4_op_exchange_id(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	EXCHANGE_ID4args *a = &arg->nfs_argop4_u.opexchange_id;
+	EXCHANGE_ID4resok *ok = &res->nfs_resop4_u.opexchange_id.EXCHANGE_ID4res_u.eir_resok4;
+	const client_owner4 *co = &a->eia_clientowner;
+
+	uint32_t ok_flags = exchgid_flags_ok | (c->minor >= 2 ? EXCHGID4_FLAG_SUPP_FENCE_OPS : 0);
+	if (a->eia_flags & ~ok_flags) /* SUPP_FENCE_OPS is 4.2's (RFC 7862 §15.1) */
+		return NFS4ERR_INVAL;
+	if (co->co_ownerid.co_ownerid_len > NFS4_OPAQUE_LIMIT)
+		return NFS4ERR_INVAL;
+	if (a->eia_state_protect.spa_how != SP4_NONE)
+		return NFS4ERR_NOTSUPP; /* state protection: AUTH_SYS only, none */
+	nfsstat4 st =
+	    nfs4_exchange_id(c->n4->state, co->co_verifier, co->co_ownerid.co_ownerid_val,
+			     co->co_ownerid.co_ownerid_len, a->eia_flags, c->ctx->cred.uid,
+			     &ok->eir_clientid, &ok->eir_sequenceid, &ok->eir_flags);
+	if (st != NFS4_OK)
+		return st;
+	ok->eir_flags |= EXCHGID4_FLAG_USE_NON_PNFS;
+	ok->eir_state_protect.spr_how = SP4_NONE;
+	ok->eir_server_owner.so_minor_id = 0;
+	ok->eir_server_owner.so_major_id.so_major_id_len = sizeof(c->n4->server_owner);
+	ok->eir_server_owner.so_major_id.so_major_id_val = (char *)c->n4->server_owner;
+	ok->eir_server_scope.eir_server_scope_len = sizeof(c->n4->server_owner);
+	ok->eir_server_scope.eir_server_scope_val = (char *)c->n4->server_owner;
+	ok->eir_server_impl_id.eir_server_impl_id_len = 0;
+	return NFS4_OK;
+}
+
+static void chan_in(const channel_attrs4 *a, struct nfs4_chan *ch)
+{
+	ch->maxreq = a->ca_maxrequestsize;
+	ch->maxresp = a->ca_maxresponsesize;
+	ch->maxresp_cached = a->ca_maxresponsesize_cached;
+	ch->maxops = a->ca_maxoperations;
+	ch->maxreqs = a->ca_maxrequests;
+}
+
+static void chan_out(const struct nfs4_chan *ch, channel_attrs4 *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ca_maxrequestsize = ch->maxreq;
+	a->ca_maxresponsesize = ch->maxresp;
+	a->ca_maxresponsesize_cached = ch->maxresp_cached;
+	a->ca_maxoperations = ch->maxops;
+	a->ca_maxrequests = ch->maxreqs;
+}
+
+nfsstat4 nfs4_op_create_session(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	CREATE_SESSION4args *a = &arg->nfs_argop4_u.opcreate_session;
+	CREATE_SESSION4resok *ok =
+	    &res->nfs_resop4_u.opcreate_session.CREATE_SESSION4res_u.csr_resok4;
+	struct nfs4_chan want, got;
+
+	const uint32_t flags_ok = CREATE_SESSION4_FLAG_PERSIST |
+				  CREATE_SESSION4_FLAG_CONN_BACK_CHAN |
+				  CREATE_SESSION4_FLAG_CONN_RDMA;
+	const channel_attrs4 *back = &a->csa_back_chan_attrs;
+
+	if (a->csa_flags & ~flags_ok)
+		return NFS4ERR_INVAL;
+	chan_in(&a->csa_fore_chan_attrs, &want);
+	if (want.maxreqs == 0 || want.maxops == 0)
+		return NFS4ERR_INVAL;
+	/* room for at least a SEQUENCE and a small reply, both ways */
+	if (want.maxreq < 256 || want.maxresp < 256 || back->ca_maxrequestsize < 256 ||
+	    back->ca_maxresponsesize < 64)
+		return NFS4ERR_TOOSMALL;
+	nfsstat4 st = nfs4_create_session(c->n4->state, a->csa_clientid, a->csa_sequence,
+					  c->ctx->cred.uid, &want, ok->csr_sessionid, &got);
+	if (st != NFS4_OK)
+		return st;
+	ok->csr_sequence = a->csa_sequence;
+	ok->csr_flags = 0; /* no persistent reply cache, no back channel */
+	chan_out(&got, &ok->csr_fore_chan_attrs);
+	ok->csr_back_chan_attrs = a->csa_back_chan_attrs;
+	ok->csr_back_chan_attrs.ca_rdma_ird.ca_rdma_ird_len = 0;
+	return NFS4_OK;
+}
+
+nfsstat4 nfs4_op_destroy_session(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	(void)res;
+	return nfs4_destroy_session(c->n4->state,
+				    arg->nfs_argop4_u.opdestroy_session.dsa_sessionid);
+}
+
+nfsstat4 nfs4_op_destroy_clientid(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	(void)res;
+	return nfs4_destroy_clientid(c->n4->state,
+				     arg->nfs_argop4_u.opdestroy_clientid.dca_clientid);
+}
+
+nfsstat4 nfs4_op_bind_conn_to_session(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	BIND_CONN_TO_SESSION4args *a = &arg->nfs_argop4_u.opbind_conn_to_session;
+	BIND_CONN_TO_SESSION4resok *ok =
+	    &res->nfs_resop4_u.opbind_conn_to_session.BIND_CONN_TO_SESSION4res_u.bctsr_resok4;
+	nfsstat4 st = nfs4_session_exists(c->n4->state, a->bctsa_sessid);
+	if (st != NFS4_OK)
+		return st;
+	memcpy(ok->bctsr_sessid, a->bctsa_sessid, NFS4_SESSIONID_SIZE);
+	ok->bctsr_dir = CDFS4_FORE;
+	ok->bctsr_use_conn_in_rdma_mode = FALSE;
+	return NFS4_OK;
+}
+
+nfsstat4 nfs4_op_sequence(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	SEQUENCE4args *a = &arg->nfs_argop4_u.opsequence;
+	SEQUENCE4resok *ok = &res->nfs_resop4_u.opsequence.SEQUENCE4res_u.sr_resok4;
+	struct nfs4_seq_out info;
+
+	nfsstat4 st = nfs4_seq_begin(c->n4->state, a->sa_sessionid, a->sa_sequenceid, a->sa_slotid,
+				     a->sa_cachethis, &c->seq, &info);
+	if (st != NFS4_OK)
+		return st;
+	if (c->nops > info.maxops) {
+		/* RFC 8881 §2.10.6.4; the slot is released without a saved reply */
+		return NFS4ERR_TOO_MANY_OPS;
+	}
+	c->clientid = info.clientid;
+	c->max_resp = info.maxresp;
+	c->max_resp_cached = info.maxresp_cached;
+	memcpy(ok->sr_sessionid, a->sa_sessionid, NFS4_SESSIONID_SIZE);
+	ok->sr_sequenceid = a->sa_sequenceid;
+	ok->sr_slotid = a->sa_slotid;
+	ok->sr_highest_slotid = info.highest_slot;
+	ok->sr_target_highest_slotid = info.highest_slot;
+	ok->sr_status_flags = info.status_flags;
+	return NFS4_OK;
+}
+
+nfsstat4 nfs4_op_reclaim_complete(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	(void)res;
+	if (arg->nfs_argop4_u.opreclaim_complete.rca_one_fs)
+		return c->cur.kind == FH4_NONE ? NFS4ERR_NOFILEHANDLE : NFS4_OK;
+	return nfs4_reclaim_complete(c->n4->state, c->clientid);
+}
+
+/* ---- start and stop ---- */
+
+struct nfs4_reaper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool stop;
+};
+
+static struct nfs4_reaper *reaper_of(struct nfs4_server *n);
+
+struct nfs4_server_full {
+	struct nfs4_server n4;
+	struct nfs4_reaper reaper;
+};
+
+static struct nfs4_reaper *reaper_of(struct nfs4_server *n)
+{
+	return &((struct nfs4_server_full *)n)->reaper;
+}
+
+/* Expires leases a few times per lease period. */
+static void *reaper_main(void *arg)
+{
+	struct nfs4_server *n = arg;
+	struct nfs4_reaper *r = reaper_of(n);
+	uint32_t period = nfs4_state_lease(n->state) * 1000 / 4;
+	pthread_mutex_lock(&r->lock);
+	while (!r->stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += period / 1000;
+		ts.tv_nsec += (long)(period % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+		if (r->stop)
+			break;
+		pthread_mutex_unlock(&r->lock);
+		unsigned k = nfs4_state_reap(n->state);
+		if (k)
+			log_info("nfs4: %u client(s) expired, their state freed", k);
+		pthread_mutex_lock(&r->lock);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+static uint32_t lease_from_env(uint32_t lease_sec)
+{
+	const char *s = getenv("TWINFS_NFS4_LEASE");
+	if (s && *s) {
+		long v = strtol(s, NULL, 10);
+		if (v >= 2 && v <= 3600)
+			return (uint32_t)v;
+	}
+	return lease_sec ? lease_sec : 90;
+}
+
+int nfs4_server_create(struct server *srv, uint32_t lease_sec, struct nfs4_server **out)
+{
+	struct nfs4_server_full *f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	struct nfs4_server *n = &f->n4;
+	struct nfs4_state_params sp = {.lease_sec = lease_from_env(lease_sec)};
+	n->srv = srv;
+	int rc = nfs4_pseudo_build(srv->exports, &n->pseudo);
+	if (rc == 0)
+		rc = nfs4_state_create(&sp, &n->state);
+	if (rc < 0) {
+		nfs4_server_destroy(n);
+		return rc;
+	}
+	/* the same on both nodes of a pair: their clients see one server */
+	memcpy(n->server_owner, "twinfs-server-v4", sizeof(n->server_owner));
+	pthread_mutex_init(&f->reaper.lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->reaper.cond, &ca);
+	pthread_condattr_destroy(&ca);
+	if (pthread_create(&f->reaper.thread, NULL, reaper_main, n) != 0) {
+		nfs4_server_destroy(n);
+		return -EAGAIN;
+	}
+	*out = n;
+	return 0;
+}
+
+void nfs4_server_destroy(struct nfs4_server *n)
+{
+	if (!n)
+		return;
+	struct nfs4_reaper *r = reaper_of(n);
+	if (r->thread) {
+		pthread_mutex_lock(&r->lock);
+		r->stop = true;
+		pthread_cond_signal(&r->cond);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->thread, NULL);
+		pthread_cond_destroy(&r->cond);
+		pthread_mutex_destroy(&r->lock);
+	}
+	nfs4_state_destroy(n->state);
+	nfs4_pseudo_free(n->pseudo);
+	free(n);
+}

@@ -1,0 +1,269 @@
+/*
+ * test_nfs4_state.c — NFSv4 state tables (server/nfs4/state.c) on an injected
+ * clock: lease renewal and expiry freeing a client's opens and locks, share
+ * reservations, byte-range lock conflicts, stateids of another file or client,
+ * the 4.0 owner seqid, and the 4.1 slot table (replay, misorder, bad slot).
+ */
+#include <CUnit/CUnit.h>
+#include <string.h>
+
+#include "server/nfs4/state.h"
+
+int twinfs_register_tests(void);
+
+static uint64_t fake_ms;
+static uint64_t fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_ms;
+}
+
+static struct nfs4_state *mk(void)
+{
+	struct nfs4_state_params p = {.lease_sec = 10, .clock = fake_clock};
+	struct nfs4_state *st = NULL;
+	fake_ms = 1000000;
+	CU_ASSERT_FATAL(nfs4_state_create(&p, &st) == 0);
+	return st;
+}
+
+/* A confirmed 4.0 client named `name`. */
+static uint64_t client40(struct nfs4_state *st, const char *name)
+{
+	uint64_t id;
+	char confirm[8];
+	CU_ASSERT_EQUAL(nfs4_setclientid(st, "verifier", name, strlen(name), 0, &id, confirm),
+			NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_setclientid_confirm(st, id, confirm), NFS4_OK);
+	return id;
+}
+
+static struct nfs4_fileid file(unsigned char k)
+{
+	struct nfs4_fileid f = {.exp = 1, .key = {.len = 1, .data = {k}}};
+	return f;
+}
+
+/* A confirmed open (4.0: OPEN + OPEN_CONFIRM). */
+static nfsstat4 open40(struct nfs4_state *st, uint64_t cl, const char *owner, uint32_t *seqid,
+		       const struct nfs4_fileid *f, uint32_t access, uint32_t deny, stateid4 *sid)
+{
+	struct nfs4_owner_ref o = {cl, owner, strlen(owner), ++*seqid, 0};
+	bool confirm = false;
+	nfsstat4 s = nfs4_open_begin(st, &o);
+	if (s == NFS4_OK)
+		s = nfs4_open_finish(st, &o, f, access, deny, NFS4_OK, "fh", 2, sid, &confirm);
+	if (s == NFS4_OK && confirm)
+		s = nfs4_open_confirm(st, f, sid, ++*seqid);
+	return s;
+}
+
+static void test_lease_expiry(void)
+{
+	struct nfs4_state *st = mk();
+	uint64_t a = client40(st, "a"), b = client40(st, "b");
+	struct nfs4_fileid f = file(1);
+	stateid4 sid;
+	uint32_t seq = 0;
+	CU_ASSERT_EQUAL(
+	    open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, OPEN4_SHARE_DENY_WRITE, &sid),
+	    NFS4_OK);
+	fake_ms += 6000;
+	CU_ASSERT_EQUAL(nfs4_renew(st, a), NFS4_OK);
+	fake_ms += 6000; /* b: 12 s silent, a: renewed 6 s ago */
+	CU_ASSERT_EQUAL(nfs4_state_reap(st), 1);
+	CU_ASSERT_EQUAL(nfs4_renew(st, b), NFS4ERR_EXPIRED);
+	CU_ASSERT_EQUAL(nfs4_renew(st, a), NFS4_OK);
+	/* a's open still denies writers */
+	uint64_t c = client40(st, "c");
+	stateid4 sc;
+	uint32_t seqc = 0;
+	CU_ASSERT_EQUAL(open40(st, c, "oc", &seqc, &f, OPEN4_SHARE_ACCESS_WRITE, 0, &sc),
+			NFS4ERR_SHARE_DENIED);
+	fake_ms += 11000;
+	CU_ASSERT_EQUAL(nfs4_renew(st, c), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_state_reap(st), 1); /* a expired: its open is gone */
+	CU_ASSERT_EQUAL(open40(st, c, "oc", &seqc, &f, OPEN4_SHARE_ACCESS_WRITE, 0, &sc), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_EXPIRED);
+	CU_ASSERT_EQUAL(nfs4_state_clients(st), 1);
+	nfs4_state_destroy(st);
+}
+
+static void test_stateids(void)
+{
+	struct nfs4_state *st = mk();
+	uint64_t a = client40(st, "a");
+	struct nfs4_fileid f = file(1), g = file(2);
+	stateid4 sid, old;
+	uint32_t seq = 0;
+	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_READ, 0, &sid), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &g, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_BAD_STATEID);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_WRITE, 0, 1, 0, 0),
+			NFS4ERR_OPENMODE);
+	old = sid;
+	/* an upgrade bumps the seqid: the old one is OLD */
+	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sid), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &old, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_OLD_STATEID);
+	/* a forged counter is BAD, another instance's epoch STALE */
+	stateid4 forged = sid;
+	forged.other[8] ^= 0x55;
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &forged, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_BAD_STATEID);
+	forged = sid;
+	forged.other[0] ^= 0x55;
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &forged, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_STALE_STATEID);
+	/* a seqid out of order is BAD_SEQID, and does not advance */
+	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, seq + 5, 0), NFS4ERR_BAD_SEQID);
+	stateid4 before = sid;
+	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sid, ++seq, 0), NFS4_OK);
+	/* a retransmitted CLOSE gets the same reply (RFC 7530 §9.1.9) */
+	stateid4 again = before;
+	CU_ASSERT_EQUAL(nfs4_close(st, &f, &again, seq, 0), NFS4_OK);
+	CU_ASSERT_EQUAL(memcmp(&again, &sid, sizeof(sid)), 0);
+	/* while the closed stateid is good for nothing else */
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &before, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_BAD_STATEID);
+	CU_ASSERT_EQUAL(nfs4_close(st, &f, &again, seq + 1, 0), NFS4ERR_BAD_STATEID);
+	nfs4_state_destroy(st);
+}
+
+static void test_locks(void)
+{
+	struct nfs4_state *st = mk();
+	uint64_t a = client40(st, "a"), b = client40(st, "b");
+	struct nfs4_fileid f = file(1);
+	stateid4 sa, sb, la;
+	uint32_t qa = 0, qb = 0;
+	uint8_t buf[64];
+	struct nfs4_lock_denied d;
+	CU_ASSERT_EQUAL(open40(st, a, "oa", &qa, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sa), NFS4_OK);
+	CU_ASSERT_EQUAL(open40(st, b, "ob", &qb, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sb), NFS4_OK);
+	struct nfs4_lock_req r = {.type = WRITE_LT, .off = 0, .len = 10, .new_owner = true};
+	r.open_sid = sa;
+	r.open_seqid = ++qa;
+	r.lock_owner = (struct nfs4_owner_ref){a, "la", 2, 0, 0};
+	CU_ASSERT_EQUAL(nfs4_lock(st, &f, &r, &la, &d, buf, sizeof(buf)), NFS4_OK);
+	struct nfs4_owner_ref lb = {b, "lb", 2, 0, 0};
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, READ_LT, 5, 1, &lb, &d, buf, sizeof(buf)),
+			NFS4ERR_DENIED);
+	CU_ASSERT_EQUAL(d.off, 0);
+	CU_ASSERT_EQUAL(d.len, 10);
+	CU_ASSERT_EQUAL(d.clientid, a);
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, 10, UINT64_MAX, &lb, &d, buf, sizeof(buf)),
+			NFS4_OK);
+	/* b's write into a's range is refused, its read elsewhere allowed */
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sb, &f, OPEN4_SHARE_ACCESS_WRITE, 8, 4, 0, 0),
+			NFS4ERR_LOCKED);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sb, &f, OPEN4_SHARE_ACCESS_READ, 10, 4, 0, 0),
+			NFS4_OK);
+	/* the open cannot close under its locks */
+	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sa, ++qa, 0), NFS4ERR_LOCKS_HELD);
+	/* unlock the middle: [0,4] and [6,9] stay */
+	CU_ASSERT_EQUAL(nfs4_locku(st, &f, &la, 1, 0, 5, 1), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, 5, 1, &lb, &d, buf, sizeof(buf)), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, 9, 1, &lb, &d, buf, sizeof(buf)),
+			NFS4ERR_DENIED);
+	CU_ASSERT_EQUAL(nfs4_locku(st, &f, &la, 2, 0, 0, UINT64_MAX), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, 0, 100, &lb, &d, buf, sizeof(buf)), NFS4_OK);
+	/* a zero length or an overflowing range is INVAL */
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, 0, 0, &lb, &d, buf, sizeof(buf)),
+			NFS4ERR_INVAL);
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, UINT64_MAX - 1, 5, &lb, &d, buf, sizeof(buf)),
+			NFS4ERR_INVAL);
+	nfs4_state_destroy(st);
+}
+
+static uint64_t client41(struct nfs4_state *st, const char *name, char sid[16])
+{
+	uint64_t id;
+	uint32_t seq, flags;
+	struct nfs4_chan want = {65536, 65536, 4096, 16, 8}, got;
+	CU_ASSERT_EQUAL(
+	    nfs4_exchange_id(st, "verifier", name, strlen(name), 0, 0, &id, &seq, &flags), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq, 0, &want, sid, &got), NFS4_OK);
+	CU_ASSERT_EQUAL(got.maxreqs, 8);
+	/* CREATE_SESSION retransmitted: the same session */
+	char again[16];
+	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq, 0, &want, again, &got), NFS4_OK);
+	CU_ASSERT_EQUAL(memcmp(again, sid, 16), 0);
+	CU_ASSERT_EQUAL(nfs4_create_session(st, id, seq + 5, 0, &want, again, &got),
+			NFS4ERR_SEQ_MISORDERED);
+	return id;
+}
+
+static void test_slots(void)
+{
+	struct nfs4_state *st = mk();
+	char sid[16];
+	struct nfs4_seq *s;
+	struct nfs4_seq_out info;
+	const uint8_t *raw;
+	size_t len;
+	uint64_t id = client41(st, "a41", sid);
+
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 0, true, &s, &info), NFS4_OK);
+	CU_ASSERT_EQUAL(info.clientid, id);
+	CU_ASSERT_FALSE(nfs4_seq_replay(s, NULL, NULL));
+	CU_ASSERT_TRUE(nfs4_seq_wants_cache(s));
+	/* the same slot while it runs: DELAY */
+	struct nfs4_seq *s2;
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 0, true, &s2, &info), NFS4ERR_DELAY);
+	uint8_t *reply = malloc(4);
+	memcpy(reply, "abcd", 4);
+	nfs4_seq_end(st, s, reply, 4);
+	/* a retransmission gets the saved reply */
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 0, true, &s, &info), NFS4_OK);
+	CU_ASSERT_TRUE(nfs4_seq_replay(s, &raw, &len));
+	CU_ASSERT_EQUAL(len, 4);
+	CU_ASSERT_EQUAL(memcmp(raw, "abcd", 4), 0);
+	nfs4_seq_end(st, s, NULL, 0);
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 3, 0, false, &s, &info), NFS4ERR_SEQ_MISORDERED);
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 8, false, &s, &info), NFS4ERR_BADSLOT);
+	/* uncached: a retransmission is RETRY_UNCACHED_REP */
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 1, false, &s, &info), NFS4_OK);
+	nfs4_seq_end(st, s, NULL, 0);
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 1, false, &s, &info),
+			NFS4ERR_RETRY_UNCACHED_REP);
+	/* a stateid of another client is BAD_STATEID for this one */
+	char sid_b[16];
+	uint64_t b = client41(st, "b41", sid_b);
+	struct nfs4_fileid f = file(3);
+	struct nfs4_owner_ref o = {b, "ob", 2, 0, 1};
+	stateid4 sb;
+	bool confirm;
+	CU_ASSERT_EQUAL(nfs4_open_begin(st, &o), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_open_finish(st, &o, &f, OPEN4_SHARE_ACCESS_READ, 0, NFS4_OK, "fh", 2,
+					 &sb, &confirm),
+			NFS4_OK);
+	CU_ASSERT_FALSE(confirm);
+	CU_ASSERT_EQUAL(nfs4_test_stateid(st, b, &sb), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_test_stateid(st, id, &sb), NFS4ERR_BAD_STATEID);
+	CU_ASSERT_EQUAL(nfs4_free_stateid(st, id, &sb), NFS4ERR_BAD_STATEID);
+	/* DESTROY_CLIENTID refuses a client with sessions */
+	CU_ASSERT_EQUAL(nfs4_destroy_clientid(st, b), NFS4ERR_CLIENTID_BUSY);
+	CU_ASSERT_EQUAL(nfs4_destroy_session(st, sid_b), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_destroy_session(st, sid_b), NFS4ERR_BADSESSION);
+	/* the session's lease: expiry frees the client and its session */
+	fake_ms += 20000;
+	CU_ASSERT_EQUAL(nfs4_state_reap(st), 2);
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 2, 0, false, &s, &info), NFS4ERR_BADSESSION);
+	nfs4_state_destroy(st);
+}
+
+int twinfs_register_tests(void)
+{
+	CU_pSuite s = CU_add_suite("nfs4_state", NULL, NULL);
+	if (!s)
+		return -1;
+	CU_add_test(s, "lease expiry frees state", test_lease_expiry);
+	CU_add_test(s, "stateids", test_stateids);
+	CU_add_test(s, "byte-range locks", test_locks);
+	CU_add_test(s, "4.1 slots and clients", test_slots);
+	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
+}
