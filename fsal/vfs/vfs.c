@@ -1035,21 +1035,21 @@ static int vfs_allocate(struct fsal_export *exp, const struct fsal_cred *cred,
 			const struct fsal_key *key, uint64_t off, uint64_t len, bool punch)
 {
 	struct stat st;
-	int fd;
+	struct vfs_io io;
 	int rc;
 
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
-	rc = vfs__open_reg(exp, key, O_WRONLY, &fd, &st);
+	rc = vfs__open_reg(exp, key, O_WRONLY, &io, &st);
 	if (rc)
 		return rc;
-	rc = vfs__may_io(fd, cred, &st, W_OK);
+	rc = vfs__may_io(io.fd, cred, &st, W_OK);
 	if (!rc)
 		rc = vfs_cred_set(cred);
 	int mode = punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : 0;
-	if (!rc && fallocate(fd, mode, (off_t)off, (off_t)len) < 0)
+	if (!rc && fallocate(io.fd, mode, (off_t)off, (off_t)len) < 0)
 		rc = -errno;
-	close(fd);
+	vfs__io_done(&io);
 	return rc;
 }
 
@@ -1057,17 +1057,17 @@ static int vfs_seek(struct fsal_export *exp, const struct fsal_cred *cred,
 		    const struct fsal_key *key, uint64_t off, bool data, uint64_t *where, bool *eof)
 {
 	struct stat st;
-	int fd;
+	struct vfs_io io;
 	int rc;
 
 	if (off > INT64_MAX)
 		return -ENXIO;
-	rc = vfs__open_reg(exp, key, O_RDONLY, &fd, &st);
+	rc = vfs__open_reg(exp, key, O_RDONLY, &io, &st);
 	if (rc)
 		return rc;
-	rc = vfs__may_io(fd, cred, &st, R_OK);
+	rc = vfs__may_io(io.fd, cred, &st, R_OK);
 	if (!rc) {
-		off_t r = lseek(fd, (off_t)off, data ? SEEK_DATA : SEEK_HOLE);
+		off_t r = lseek(io.fd, (off_t)off, data ? SEEK_DATA : SEEK_HOLE);
 		if (r < 0) {
 			rc = -errno;
 		} else {
@@ -1075,7 +1075,7 @@ static int vfs_seek(struct fsal_export *exp, const struct fsal_cred *cred,
 			*eof = r >= st.st_size;
 		}
 	}
-	close(fd);
+	vfs__io_done(&io);
 	return rc;
 }
 
