@@ -514,6 +514,9 @@ static void pair_rx(struct pair *p, const struct peer_msg *m)
 		return;
 	case PEER_FAULT:
 		log_warn("pair: partner reports a fault: %s", m->u.fault.detail);
+		pthread_mutex_lock(&p->lock);
+		p->partner_faulted = true;
+		pthread_mutex_unlock(&p->lock);
 		break;
 	case PEER_REFUSE:
 		log_warn("pair: partner refused: %s", m->u.refuse.detail);

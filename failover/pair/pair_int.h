@@ -91,6 +91,10 @@ struct pair {
 	bool lease_held;
 	struct lease_view lease_view;
 	bool have_lease_view;
+	/* The serving partner reported a fault (FAULT): it may have stopped for
+	 * good (a lost lease), so a standby watches the lease's expiry, as when
+	 * fencing, and claims an expired one. */
+	bool partner_faulted;
 	pthread_t lease_thread;
 	/* one lease call at a time (the lease object is single-threaded); held
 	 * across storage I/O, so never taken by the loop thread */

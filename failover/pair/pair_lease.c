@@ -76,7 +76,13 @@ static void pair_lease_step(struct pair *p)
 	pthread_mutex_lock(&p->lock);
 	bool held = p->lease_held;
 	uint64_t epoch = p->epoch;
-	bool fencing = p->state == ROLE_FENCING;
+	if (p->state != ROLE_STANDBY && p->state != ROLE_FENCING)
+		p->partner_faulted = false;
+	/* A partner that stopped after losing its lease stays up and answers on
+	 * the peer link, so nothing else would move the service: the standby
+	 * takes an expired lease as when fencing (the holder stops answering
+	 * before its lease ends, so an expired one is safe to take). */
+	bool fencing = p->state == ROLE_FENCING || (p->state == ROLE_STANDBY && p->partner_faulted);
 	pthread_mutex_unlock(&p->lock);
 	if (held) {
 		uint64_t until = 0;
@@ -114,6 +120,11 @@ void pair__lease_lost(struct pair *p)
 	pthread_mutex_lock(&p->lock);
 	bool held = p->lease_held;
 	p->lease_held = false;
+	if (held) {
+		p->fault = ROLE_FAULT_LEASE;
+		snprintf(p->fault_detail, sizeof(p->fault_detail),
+			 "%s: stopped serving and let the lease expire", role_fault_name(p->fault));
+	}
 	pthread_mutex_unlock(&p->lock);
 	if (!held)
 		return;
