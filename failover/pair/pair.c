@@ -980,7 +980,13 @@ static int cmd_giveback(void *arg, int argc, char **argv, FILE *out, char *msg)
 static int cmd_fault(void *arg, int argc, char **argv, FILE *out, char *msg)
 {
 	struct pair *p = arg;
-	(void)out;
+	if (argc > 1 && !strcmp(argv[1], "lease")) {
+		/* A test aid: renewals stop as if the lease's storage hung; the node
+		 * then stops serving before its lease runs out (pair_lease.c). */
+		atomic_store(&p->lease_stalled, true);
+		fprintf(out, "lease renewals stopped until the lease is lost\n");
+		return 0;
+	}
 	pthread_mutex_lock(&p->lock);
 	p->fault = argc > 1 && !strcmp(argv[1], "storage") ? ROLE_FAULT_STORAGE
 		   : argc > 1 && !strcmp(argv[1], "stuck") ? ROLE_FAULT_STUCK
@@ -1075,7 +1081,7 @@ static void pair_admin(struct pair *p, struct admin *a)
 	admin_add(a, &(struct admin_command){"giveback", "giveback",
 					     "hand the service back the careful way", cmd_giveback,
 					     p});
-	admin_add(a, &(struct admin_command){"fault", "fault [storage|stuck|injected]",
+	admin_add(a, &(struct admin_command){"fault", "fault [storage|stuck|injected|lease]",
 					     "report a fault here (tests)", cmd_fault, p});
 	admin_add(
 	    a, &(struct admin_command){"pair", "pair", "role, partner and peer link", cmd_pair, p});

@@ -95,6 +95,7 @@ struct pair {
 	 * good (a lost lease), so a standby watches the lease's expiry, as when
 	 * fencing, and claims an expired one. */
 	bool partner_faulted;
+	atomic_bool lease_stalled; /* twinctl fault lease (tests) */
 	pthread_t lease_thread;
 	/* one lease call at a time (the lease object is single-threaded); held
 	 * across storage I/O, so never taken by the loop thread */

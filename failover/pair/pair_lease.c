@@ -84,6 +84,8 @@ static void pair_lease_step(struct pair *p)
 	 * before its lease ends, so an expired one is safe to take). */
 	bool fencing = p->state == ROLE_FENCING || (p->state == ROLE_STANDBY && p->partner_faulted);
 	pthread_mutex_unlock(&p->lock);
+	if (held && atomic_load(&p->lease_stalled))
+		return;
 	if (held) {
 		uint64_t until = 0;
 		pthread_mutex_lock(&p->lease_lock);
@@ -120,6 +122,7 @@ void pair__lease_lost(struct pair *p)
 	pthread_mutex_lock(&p->lock);
 	bool held = p->lease_held;
 	p->lease_held = false;
+	atomic_store(&p->lease_stalled, false);
 	if (held) {
 		p->fault = ROLE_FAULT_LEASE;
 		snprintf(p->fault_detail, sizeof(p->fault_detail),

@@ -8,6 +8,8 @@
 #      both links cut while both nodes keep the storage: sampled every
 #      100 ms from the client, never do both nodes answer on their own
 #      addresses; the lease holder keeps serving, the other waits;
+#   3a. the serving node's lease renewals stall while it stays up: it stops
+#      serving and its partner claims the expired lease;
 #   3. the serving node SIGSTOPped for 3 x the lease, then SIGCONT: its partner
 #      took over, and it answers nothing after it resumes;
 #   4. both nodes killed and restarted: the lease's last holder serves again.
@@ -108,6 +110,16 @@ ip -n "$nsb" route replace 192.0.2.61/32 dev "plb-$id"
 ip -n "$nsa" route replace 192.0.2.72/32 dev "l2a-$id"
 ip -n "$nsb" route replace 192.0.2.71/32 dev "l2b-$id"
 check "the links back: A serves, B stands by" wait_roles ACTIVE STANDBY
+
+# 3a. A cannot renew its lease (its storage hangs) but stays up and talks on the
+# peer link: it stops serving before the lease runs out, and B claims the
+# expired lease (nothing else would move the service).
+check "A's lease renewals stop (twinctl fault lease)" ctl a fault lease
+check "B takes over after A lost its lease" wait_roles HELD_DOWN ACTIVE
+check "A said why it stopped" grep -q "not renewed in time" "$dir/a.log"
+check "B serves the client after A lost its lease" answers "$VIP"
+check "giveback to A after its lease loss" ctl b giveback
+check "A serves again after its lease loss" wait_roles ACTIVE STANDBY
 
 # 3. A frozen (SIGSTOP) for 3 x the lease: B takes over; A, resumed, answers nothing.
 kill -STOP "$pida"
