@@ -275,6 +275,24 @@ static int vfs__may_io(int fd, const struct fsal_cred *cred, const struct stat *
 	return -errno;
 }
 
+/* The regular file of key open for writing, as cred, who may write it: what
+ * truncating, writing and allocating share (see vfs__may_io). */
+static int vfs__open_write(const struct fsal_export *exp, const struct fsal_cred *cred,
+			   const struct fsal_key *key, struct vfs_io *io)
+{
+	struct stat st;
+	int rc = vfs__open_reg(exp, key, O_WRONLY, io, &st);
+
+	if (rc)
+		return rc;
+	rc = vfs__may_io(io->fd, cred, &st, W_OK);
+	if (!rc)
+		rc = vfs_cred_set(cred);
+	if (rc)
+		vfs__io_done(io);
+	return rc;
+}
+
 /* --- export ---------------------------------------------------------------------- */
 
 /* A quarter of the descriptors this process may open (twinfsd raises its limit to
@@ -428,19 +446,15 @@ static int vfs_getattr(struct fsal_export *exp, const struct fsal_key *key, stru
 static int vfs__set_size(const struct fsal_export *exp, const struct fsal_cred *cred,
 			 const struct fsal_key *key, uint64_t size)
 {
-	struct stat st;
 	struct vfs_io io;
 	int rc;
 
 	if (size > INT64_MAX)
 		return -EFBIG;
-	rc = vfs__open_reg(exp, key, O_WRONLY, &io, &st);
+	rc = vfs__open_write(exp, cred, key, &io);
 	if (rc)
 		return rc;
-	rc = vfs__may_io(io.fd, cred, &st, W_OK);
-	if (!rc)
-		rc = vfs_cred_set(cred);
-	if (!rc && ftruncate(io.fd, (off_t)size) < 0)
+	if (ftruncate(io.fd, (off_t)size) < 0)
 		rc = -errno;
 	vfs__io_done(&io);
 	return rc;
@@ -674,21 +688,16 @@ static int vfs_write(struct fsal_export *exp, const struct fsal_cred *cred,
 		     const struct fsal_key *key, uint64_t off, const void *buf, size_t len,
 		     enum fsal_stable how, size_t *written)
 {
-	struct stat st;
 	struct vfs_io io;
 	int rc;
 
 	*written = 0;
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
-	rc = vfs__open_reg(exp, key, O_WRONLY, &io, &st);
+	rc = vfs__open_write(exp, cred, key, &io);
 	if (rc)
 		return rc;
-	rc = vfs__may_io(io.fd, cred, &st, W_OK);
-	if (!rc)
-		rc = vfs_cred_set(cred);
-	if (!rc)
-		rc = vfs__pwrite(io.fd, off, buf, len, how, written);
+	rc = vfs__pwrite(io.fd, off, buf, len, how, written);
 	vfs__io_done(&io);
 	return rc;
 }
@@ -1034,20 +1043,16 @@ static int vfs_statfs(struct fsal_export *exp, const struct fsal_key *key, struc
 static int vfs_allocate(struct fsal_export *exp, const struct fsal_cred *cred,
 			const struct fsal_key *key, uint64_t off, uint64_t len, bool punch)
 {
-	struct stat st;
 	struct vfs_io io;
 	int rc;
 
 	if (off > INT64_MAX || len > INT64_MAX - off)
 		return -EFBIG;
-	rc = vfs__open_reg(exp, key, O_WRONLY, &io, &st);
+	rc = vfs__open_write(exp, cred, key, &io);
 	if (rc)
 		return rc;
-	rc = vfs__may_io(io.fd, cred, &st, W_OK);
-	if (!rc)
-		rc = vfs_cred_set(cred);
 	int mode = punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : 0;
-	if (!rc && fallocate(io.fd, mode, (off_t)off, (off_t)len) < 0)
+	if (fallocate(io.fd, mode, (off_t)off, (off_t)len) < 0)
 		rc = -errno;
 	vfs__io_done(&io);
 	return rc;
