@@ -17,6 +17,7 @@
 
 struct nfs4_state;
 struct nfs4_pseudo;
+struct nfs4_recovery;
 struct nfs4_seq;
 
 /* COMPOUND's bounds (RFC 8881 §2.10.6.4: the session's ca_maxoperations; 4.0 has
@@ -32,6 +33,7 @@ struct nfs4_server {
 	struct server *srv;
 	struct nfs4_state *state;
 	struct nfs4_pseudo *pseudo;
+	struct nfs4_recovery *recovery; /* client records, grace */
 	uint8_t write_verf[8];
 	uint8_t server_owner[16]; /* EXCHANGE_ID's so_major_id and scope */
 };
@@ -97,6 +99,11 @@ nfsstat4 nfs4_cur_reg(struct nfs4_compound *c);
 nfsstat4 nfs4_name(struct nfs4_compound *c, const component4 *name, char **out);
 /* errno → nfsstat4, the one map (server/nfs/errmap). */
 nfsstat4 nfs4_err(int rc, bool fh_ctx);
+
+/* ops_client.c: the current client's owner id recorded as confirmed (before the
+ * confirmation is answered), and whether it may reclaim in this grace period */
+nfsstat4 nfs4_record_client(struct nfs4_compound *c, uint64_t clientid);
+bool nfs4_may_reclaim(struct nfs4_compound *c, uint64_t clientid);
 
 /* ops_open.c: the special current stateid (seqid 1, other 0) resolved */
 nfsstat4 nfs4_resolve_sid(struct nfs4_compound *c, stateid4 *sid);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "server/nfs4/nfs4_int.h"
+#include "server/nfs4/recovery.h"
 #include "server/nfs4/state.h"
 #include "server/server.h"
 
@@ -43,6 +44,7 @@ static void verf_times(const char *verf, struct fsal_setattr *sa)
 
 struct open_ctx {
 	struct nfs4_compound *c;
+	uint64_t clientid;
 	OPEN4args *a;
 	const char *name;
 	struct fsobj dir, obj;
@@ -155,6 +157,21 @@ static nfsstat4 open_fs(struct open_ctx *o, uint32_t access)
 	const open_claim4 *claim = &o->a->claim;
 	nfsstat4 st;
 
+	bool grace = nfs4_grace(c->n4->recovery);
+	if (claim->claim == CLAIM_PREVIOUS) {
+		/* a reclaim after a restart: the current FH is the file (RFC 7530
+		 * §16.16.5), only in grace, only for a client of the last run */
+		if (!grace)
+			return NFS4ERR_NO_GRACE;
+		if (!nfs4_may_reclaim(c, o->clientid))
+			return NFS4ERR_RECLAIM_BAD;
+		if (c->cur.kind != FH4_OBJ)
+			return NFS4ERR_ISDIR;
+		o->obj = c->cur.obj;
+		return open_check_obj(o, access);
+	}
+	if (grace)
+		return NFS4ERR_GRACE; /* no new state while others reclaim theirs */
 	if (claim->claim == CLAIM_FH) {
 		if (!c->minor)
 			return NFS4ERR_INVAL;
@@ -163,8 +180,6 @@ static nfsstat4 open_fs(struct open_ctx *o, uint32_t access)
 		o->obj = c->cur.obj;
 		return open_check_obj(o, access);
 	}
-	if (claim->claim == CLAIM_PREVIOUS)
-		return NFS4ERR_NO_GRACE; /* nothing to reclaim: no grace period */
 	if (claim->claim != CLAIM_NULL)
 		return NFS4ERR_NOTSUPP; /* the delegation claims: none are granted */
 	if (c->cur.kind == FH4_PSEUDO)
@@ -232,7 +247,7 @@ nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 {
 	OPEN4args *a = &arg->nfs_argop4_u.opopen;
 	OPEN4resok *ok = &res->nfs_resop4_u.opopen.OPEN4res_u.resok4;
-	struct open_ctx o = {.c = c, .a = a};
+	struct open_ctx o = {.c = c, .a = a, .clientid = owner_clientid(c, a->owner.clientid)};
 	struct fsal_attr before, after;
 	struct nfs4_fileid fid;
 	bool confirm = false;
@@ -241,6 +256,11 @@ nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 	if (st != NFS4_OK)
 		return st;
 	uint32_t access = a->share_access & SHARE_ACCESS_MASK;
+	if (c->minor && a->claim.claim != CLAIM_PREVIOUS) {
+		st = nfs4_reclaim_done(c->n4->state, c->clientid);
+		if (st != NFS4_OK)
+			return st;
+	}
 	struct nfs4_owner_ref ow = {.clientid = owner_clientid(c, a->owner.clientid),
 				    .owner = a->owner.owner.owner_val,
 				    .len = a->owner.owner.owner_len,
@@ -409,8 +429,11 @@ nfsstat4 nfs4_op_lock(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 	nfsstat4 st = lock_type_ok(a->locktype);
 	if (st == NFS4_OK)
 		st = cur_file(c, &fid);
-	if (st == NFS4_OK && a->reclaim)
-		st = NFS4ERR_NO_GRACE;
+	/* reclaims only in grace, new locks only out of it (RFC 7530 §9.6.2) */
+	if (st == NFS4_OK && a->reclaim != nfs4_grace(c->n4->recovery))
+		st = a->reclaim ? NFS4ERR_NO_GRACE : NFS4ERR_GRACE;
+	if (st == NFS4_OK && c->minor)
+		st = nfs4_reclaim_done(c->n4->state, c->clientid);
 	if (st != NFS4_OK)
 		return st;
 	if (q.new_owner) {

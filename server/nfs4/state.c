@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -154,6 +155,7 @@ struct nfs4_state {
 	struct file *files;
 	struct stid *sids[SID_BUCKETS];
 	struct session *sess[SESS_BUCKETS];
+	_Atomic unsigned generation; /* confirmed clients came or went */
 	uint64_t expired[EXPIRED_RING];
 	unsigned expired_next;
 };
@@ -409,6 +411,8 @@ static void session_free(struct session *ss)
 /* Everything a client holds goes; so does the client. */
 static void client_free(struct nfs4_state *st, struct client *c)
 {
+	if (c->confirmed)
+		atomic_fetch_add(&st->generation, 1);
 	for (struct file *f = st->files, *fn; f; f = fn) {
 		fn = f->next;
 		for (struct stid *s = f->states, *sn; s; s = sn) {
@@ -461,6 +465,32 @@ unsigned nfs4_state_reap(struct nfs4_state *st)
 	}
 	pthread_rwlock_unlock(&st->lock);
 	return n;
+}
+
+unsigned nfs4_state_generation(struct nfs4_state *st)
+{
+	return atomic_load(&st->generation);
+}
+
+void nfs4_state_owners(struct nfs4_state *st, void (*cb)(void *arg, const void *id, size_t len),
+		       void *arg)
+{
+	pthread_rwlock_rdlock(&st->lock);
+	for (const struct client *c = st->clients; c; c = c->next)
+		if (c->confirmed)
+			cb(arg, c->id, c->idlen);
+	pthread_rwlock_unlock(&st->lock);
+}
+
+size_t nfs4_client_owner(struct nfs4_state *st, uint64_t clientid, void *buf, size_t cap)
+{
+	pthread_rwlock_rdlock(&st->lock);
+	const struct client *c = client_by_id(st, clientid);
+	size_t len = c ? c->idlen : 0;
+	if (c)
+		memcpy(buf, c->id, len < cap ? len : cap);
+	pthread_rwlock_unlock(&st->lock);
+	return len;
 }
 
 unsigned nfs4_state_clients(struct nfs4_state *st)
@@ -558,6 +588,7 @@ nfsstat4 nfs4_setclientid_confirm(struct nfs4_state *st, uint64_t clientid, cons
 				client_free(st, prev);
 			}
 			u->confirmed = true;
+			atomic_fetch_add(&st->generation, 1);
 			u->renewed = state_now(st);
 		}
 	} else if (conf && !memcmp(conf->confirm, confirm, 8)) {
@@ -727,6 +758,7 @@ nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t 
 				if (prev)
 					client_free(st, prev);
 				c->confirmed = true;
+				atomic_fetch_add(&st->generation, 1);
 			}
 			c->cs_seq = seq;
 			c->cs_have = true;
@@ -808,6 +840,15 @@ nfsstat4 nfs4_reclaim_complete(struct nfs4_state *st, uint64_t clientid)
 		status = NFS4ERR_COMPLETE_ALREADY;
 	else
 		c->reclaim_done = true;
+	pthread_rwlock_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_reclaim_done(struct nfs4_state *st, uint64_t clientid)
+{
+	pthread_rwlock_rdlock(&st->lock);
+	struct client *c = client_by_id(st, clientid);
+	nfsstat4 status = !c ? NFS4ERR_STALE_CLIENTID : c->reclaim_done ? NFS4_OK : NFS4ERR_GRACE;
 	pthread_rwlock_unlock(&st->lock);
 	return status;
 }

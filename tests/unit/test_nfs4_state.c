@@ -5,8 +5,12 @@
  * the 4.0 owner seqid, and the 4.1 slot table (replay, misorder, bad slot).
  */
 #include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "server/nfs4/recovery.h"
 #include "server/nfs4/state.h"
 
 int twinfs_register_tests(void);
@@ -256,6 +260,58 @@ static void test_slots(void)
 	nfs4_state_destroy(st);
 }
 
+/* Client records and grace (recovery.c): a restart finds its clients again. */
+static void test_recovery(void)
+{
+	char dir[] = "/tmp/twinfs-rec.XXXXXX", path[64];
+	struct nfs4_recovery *r;
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	fake_ms = 1000;
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	CU_ASSERT_FALSE(nfs4_grace(r)); /* nobody to wait for */
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "a", 1), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "bb", 2), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "a", 1), 0);
+	nfs4_recovery_close(r);
+
+	/* a restart: grace for a and bb, which ends when both said RECLAIM_COMPLETE */
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_previous(r), 2);
+	CU_ASSERT_TRUE(nfs4_grace(r));
+	CU_ASSERT_TRUE(nfs4_recovery_may_reclaim(r, "a", 1));
+	CU_ASSERT_FALSE(nfs4_recovery_may_reclaim(r, "c", 1));
+	nfs4_recovery_reclaimed(r, "a", 1);
+	nfs4_recovery_reclaimed(r, "a", 1);
+	CU_ASSERT_TRUE(nfs4_grace(r));
+	nfs4_recovery_reclaimed(r, "bb", 2);
+	CU_ASSERT_FALSE(nfs4_grace(r));
+	CU_ASSERT_FALSE(nfs4_recovery_may_reclaim(r, "a", 1));
+	nfs4_recovery_close(r);
+
+	/* without them, grace ends after one lease */
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	fake_ms += 9999;
+	CU_ASSERT_TRUE(nfs4_grace(r));
+	fake_ms += 2;
+	CU_ASSERT_FALSE(nfs4_grace(r));
+
+	/* the records follow the state: only the client it holds now stays */
+	struct nfs4_state_params p = {.lease_sec = 10, .clock = fake_clock};
+	struct nfs4_state *st = NULL;
+	CU_ASSERT_FATAL(nfs4_state_create(&p, &st) == 0);
+	client40(st, "z");
+	CU_ASSERT_EQUAL(nfs4_recovery_sync(r, st), 0);
+	nfs4_state_destroy(st);
+	nfs4_recovery_close(r);
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_previous(r), 1);
+	CU_ASSERT_TRUE(nfs4_recovery_may_reclaim(r, "z", 1));
+	nfs4_recovery_close(r);
+	snprintf(path, sizeof(path), "%s/nfs4_clients", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int twinfs_register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("nfs4_state", NULL, NULL);
@@ -265,5 +321,6 @@ int twinfs_register_tests(void)
 	CU_add_test(s, "stateids", test_stateids);
 	CU_add_test(s, "byte-range locks", test_locks);
 	CU_add_test(s, "4.1 slots and clients", test_slots);
+	CU_add_test(s, "client records and grace", test_recovery);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
