@@ -333,6 +333,10 @@ static void nfs4_loop(struct nfs4_compound *c, struct nfs4_args *a, COMPOUND4res
 		nfsstat4 st = nfs4_run_op(c, arg, res);
 		if (st == NFS4ERR_OP_ILLEGAL)
 			res->resop = OP_ILLEGAL;
+		if (st != NFS4_OK)
+			log_debug(
+			    "nfs4.%u op %u of %u (%s): status %u", c->minor, c->opidx + 1, a->nops,
+			    nfs4_opdesc(arg->argop) ? nfs4_opdesc(arg->argop)->name : "?", st);
 		nfs4_status_into(res, st);
 		r->resarray.resarray_len = c->opidx + 1;
 		r->status = st;

@@ -265,7 +265,8 @@ nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 				    .owner = a->owner.owner.owner_val,
 				    .len = a->owner.owner.owner_len,
 				    .seqid = a->seqid,
-				    .minor = c->minor};
+				    .minor = c->minor,
+				    .reclaim = a->claim.claim == CLAIM_PREVIOUS};
 	st = nfs4_open_begin(c->n4->state, &ow);
 	if (st == NFS4_REPLAY)
 		return open_replay(c, &ow, ok);

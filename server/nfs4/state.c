@@ -1168,7 +1168,7 @@ nfsstat4 nfs4_open_finish(struct nfs4_state *st, const struct nfs4_owner_ref *r,
 	if (status == NFS4_OK)
 		status = fs_status;
 	if (status == NFS4_OK) {
-		if (r->minor)
+		if (r->minor || r->reclaim)
 			o->confirmed = true;
 		status = open_record(st, c, o, fid, access, deny, sid);
 		*confirm = !o->confirmed;

@@ -108,6 +108,8 @@ struct nfs4_owner_ref {
 	size_t len;
 	uint32_t seqid; /* 4.0 only */
 	uint32_t minor;
+	bool reclaim; /* OPEN CLAIM_PREVIOUS: confirmed at once, as knfsd (Linux sends
+		       * no usable OPEN_CONFIRM after a reclaim) */
 };
 
 /* Before OPEN touches the filesystem: the client is known and the owner's

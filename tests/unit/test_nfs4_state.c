@@ -52,7 +52,7 @@ static struct nfs4_fileid file(unsigned char k)
 static nfsstat4 open40(struct nfs4_state *st, uint64_t cl, const char *owner, uint32_t *seqid,
 		       const struct nfs4_fileid *f, uint32_t access, uint32_t deny, stateid4 *sid)
 {
-	struct nfs4_owner_ref o = {cl, owner, strlen(owner), ++*seqid, 0};
+	struct nfs4_owner_ref o = {cl, owner, strlen(owner), ++*seqid, 0, false};
 	bool confirm = false;
 	nfsstat4 s = nfs4_open_begin(st, &o);
 	if (s == NFS4_OK)
@@ -151,9 +151,9 @@ static void test_locks(void)
 	struct nfs4_lock_req r = {.type = WRITE_LT, .off = 0, .len = 10, .new_owner = true};
 	r.open_sid = sa;
 	r.open_seqid = ++qa;
-	r.lock_owner = (struct nfs4_owner_ref){a, "la", 2, 0, 0};
+	r.lock_owner = (struct nfs4_owner_ref){a, "la", 2, 0, 0, false};
 	CU_ASSERT_EQUAL(nfs4_lock(st, &f, &r, &la, &d, buf, sizeof(buf)), NFS4_OK);
-	struct nfs4_owner_ref lb = {b, "lb", 2, 0, 0};
+	struct nfs4_owner_ref lb = {b, "lb", 2, 0, 0, false};
 	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, READ_LT, 5, 1, &lb, &d, buf, sizeof(buf)),
 			NFS4ERR_DENIED);
 	CU_ASSERT_EQUAL(d.off, 0);
@@ -238,7 +238,7 @@ static void test_slots(void)
 	char sid_b[16];
 	uint64_t b = client41(st, "b41", sid_b);
 	struct nfs4_fileid f = file(3);
-	struct nfs4_owner_ref o = {b, "ob", 2, 0, 1};
+	struct nfs4_owner_ref o = {b, "ob", 2, 0, 1, false};
 	stateid4 sb;
 	bool confirm;
 	CU_ASSERT_EQUAL(nfs4_open_begin(st, &o), NFS4_OK);
