@@ -525,6 +525,11 @@ static nfsstat4 client_live(struct nfs4_state *st, uint64_t clientid, struct cli
 	return NFS4_OK;
 }
 
+static bool client_has_state(const struct client *c)
+{
+	return c->sessions || c->owners;
+}
+
 static struct client *client_unconfirmed_by_id(struct nfs4_state *st, uint64_t clientid)
 {
 	for (struct client *c = st->clients; c; c = c->next)
@@ -544,7 +549,8 @@ nfsstat4 nfs4_setclientid(struct nfs4_state *st, const char verf[8], const void 
 	pthread_rwlock_wrlock(&st->lock);
 	struct client *conf = client_by_owner(st, id, idlen, true);
 	uint64_t lease = (uint64_t)st->lease_sec * 1000;
-	if (conf && conf->principal != principal && state_now(st) - conf->renewed <= lease) {
+	if (conf && conf->principal != principal && client_has_state(conf) &&
+	    state_now(st) - conf->renewed <= lease) {
 		/* another principal's live client (RFC 7530 §16.33.5, case 1) */
 		pthread_rwlock_unlock(&st->lock);
 		return NFS4ERR_CLID_INUSE;
@@ -618,10 +624,6 @@ nfsstat4 nfs4_renew(struct nfs4_state *st, uint64_t clientid)
 /* RFC 8881 §18.35.5, the common cases: the same owner and verifier get their
  * record back (confirmed or not); a new verifier (a reboot) or a new owner gets
  * a new unconfirmed record, which CREATE_SESSION confirms. */
-static bool client_has_state(const struct client *c)
-{
-	return c->sessions || c->owners;
-}
 
 static struct client *client_new41(struct nfs4_state *st, const char verf[8], const void *id,
 				   size_t idlen, uint32_t principal)
