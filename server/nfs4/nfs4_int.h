@@ -7,6 +7,7 @@
 #ifndef TWINFS_SERVER_NFS4_NFS4_INT_H
 #define TWINFS_SERVER_NFS4_NFS4_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -24,10 +25,17 @@ struct nfs4_seq;
  * no negotiation, so the same number answers NFS4ERR_RESOURCE). */
 #define NFS4_MAX_OPS	     128
 #define NFS4_MAX_TAG	     1024
-#define NFS4_MAX_SLOTS	     64
-#define NFS4_MAX_REQ_SIZE    (1049600u + 4096u)
 #define NFS4_MAX_RESP_SIZE   (1049600u + 4096u)
 #define NFS4_MAX_RESP_CACHED 16384u
+
+/* The lease thread (ops_client.c): expires clients, rewrites the records. */
+struct nfs4_reaper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started, stop;
+	unsigned gen; /* the state's generation the records on disk reflect */
+};
 
 struct nfs4_server {
 	struct server *srv;
@@ -36,6 +44,7 @@ struct nfs4_server {
 	struct nfs4_recovery *recovery; /* client records, grace */
 	uint8_t write_verf[8];
 	uint8_t server_owner[16]; /* EXCHANGE_ID's so_major_id and scope */
+	struct nfs4_reaper reaper;
 };
 
 /* A current or saved file handle. */

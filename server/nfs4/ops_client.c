@@ -235,31 +235,11 @@ bool nfs4_may_reclaim(struct nfs4_compound *c, uint64_t clientid)
 
 /* ---- start and stop ---- */
 
-struct nfs4_reaper {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop;
-	unsigned gen; /* the state's generation the records on disk reflect */
-};
-
-static struct nfs4_reaper *reaper_of(struct nfs4_server *n);
-
-struct nfs4_server_full {
-	struct nfs4_server n4;
-	struct nfs4_reaper reaper;
-};
-
-static struct nfs4_reaper *reaper_of(struct nfs4_server *n)
-{
-	return &((struct nfs4_server_full *)n)->reaper;
-}
-
 /* Expires leases a few times per lease period. */
 static void *reaper_main(void *arg)
 {
 	struct nfs4_server *n = arg;
-	struct nfs4_reaper *r = reaper_of(n);
+	struct nfs4_reaper *r = &n->reaper;
 	uint32_t period = nfs4_state_lease(n->state) * 1000 / 4;
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
@@ -304,10 +284,9 @@ static uint32_t lease_from_env(uint32_t lease_sec)
 
 int nfs4_server_create(struct server *srv, uint32_t lease_sec, struct nfs4_server **out)
 {
-	struct nfs4_server_full *f = calloc(1, sizeof(*f));
-	if (!f)
+	struct nfs4_server *n = calloc(1, sizeof(*n));
+	if (!n)
 		return -ENOMEM;
-	struct nfs4_server *n = &f->n4;
 	struct nfs4_state_params sp = {.lease_sec = lease_from_env(lease_sec)};
 	n->srv = srv;
 	int rc = nfs4_pseudo_build(srv->exports, &n->pseudo);
@@ -324,13 +303,15 @@ int nfs4_server_create(struct server *srv, uint32_t lease_sec, struct nfs4_serve
 	}
 	/* the same on both nodes of a pair: their clients see one server */
 	memcpy(n->server_owner, "twinfs-server-v4", sizeof(n->server_owner));
-	pthread_mutex_init(&f->reaper.lock, NULL);
+	struct nfs4_reaper *r = &n->reaper;
+	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->reaper.cond, &ca);
+	pthread_cond_init(&r->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&f->reaper.thread, NULL, reaper_main, n) != 0) {
+	r->started = pthread_create(&r->thread, NULL, reaper_main, n) == 0;
+	if (!r->started) {
 		nfs4_server_destroy(n);
 		return -EAGAIN;
 	}
@@ -342,8 +323,8 @@ void nfs4_server_destroy(struct nfs4_server *n)
 {
 	if (!n)
 		return;
-	struct nfs4_reaper *r = reaper_of(n);
-	if (r->thread) {
+	struct nfs4_reaper *r = &n->reaper;
+	if (r->started) {
 		pthread_mutex_lock(&r->lock);
 		r->stop = true;
 		pthread_cond_signal(&r->cond);

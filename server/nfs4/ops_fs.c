@@ -456,7 +456,7 @@ nfsstat4 nfs4_op_create(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 	char *name;
 
 	nfsstat4 st = cur_dir(c, NFS4ERR_ROFS);
-	if (st == NFS4_OK && (a->objtype.type == NF4REG || a->objtype.type == NF4DIR + 100))
+	if (st == NFS4_OK && a->objtype.type == NF4REG)
 		st = NFS4ERR_BADTYPE;
 	if (st == NFS4_OK)
 		st = nfs4_name(c, &a->objname, &name);

@@ -73,7 +73,6 @@ nfsstat4 nfs4_exchange_id(struct nfs4_state *st, const char verf[8], const void 
 nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t seq,
 			     uint32_t principal, const struct nfs4_chan *want, char sessionid[16],
 			     struct nfs4_chan *got);
-/* in_session: the clientid of the COMPOUND's own session, 0 without one */
 nfsstat4 nfs4_destroy_session(struct nfs4_state *st, const char sessionid[16]);
 nfsstat4 nfs4_destroy_clientid(struct nfs4_state *st, uint64_t clientid);
 nfsstat4 nfs4_session_exists(struct nfs4_state *st, const char sessionid[16]);
