@@ -391,6 +391,9 @@ nfsstat4 nfs4_op_setattr(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *r
 		if (st != NFS4_OK)
 			return st;
 	}
+	enum fsal_type t = FSAL_REG;
+	if ((s.sa.mask & FSAL_SET_MODE) && nfs4_fh_type(c, &c->cur, &t) == NFS4_OK && t == FSAL_LNK)
+		s.sa.mask &= ~(uint32_t)FSAL_SET_MODE; /* a symlink has no mode to set (knfsd) */
 	const struct fsobj *o = &c->cur.obj;
 	int rc = s.sa.mask ? o->ops->setattr(o->fs, &c->cur.cred, &o->key, &s.sa) : 0;
 	if (rc < 0)
