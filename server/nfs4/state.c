@@ -823,7 +823,7 @@ nfsstat4 nfs4_destroy_clientid(struct nfs4_state *st, uint64_t clientid)
 	struct client *c = client_by_id(st, clientid);
 	if (!c)
 		status = NFS4ERR_STALE_CLIENTID;
-	else if (c->sessions || c->owners)
+	else if (client_has_state(c))
 		status = NFS4ERR_CLIENTID_BUSY;
 	else
 		client_free(st, c);
