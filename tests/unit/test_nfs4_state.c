@@ -113,6 +113,18 @@ static void test_stateids(void)
 	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sid), NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &old, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4ERR_OLD_STATEID);
+	/* a reclaim (CLAIM_PREVIOUS) needs no OPEN_CONFIRM: Linux sends none usable */
+	struct nfs4_owner_ref rc = {a, "reclaimer", 9, 7, 0, true};
+	struct nfs4_fileid h = file(9);
+	stateid4 rs;
+	bool confirm = true;
+	CU_ASSERT_EQUAL(nfs4_open_begin(st, &rc), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_open_finish(st, &rc, &h, OPEN4_SHARE_ACCESS_READ, 0, NFS4_OK, "fh", 2,
+					 &rs, &confirm),
+			NFS4_OK);
+	CU_ASSERT_FALSE(confirm);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &rs, &h, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4_OK);
 	/* a forged counter is BAD, another instance's epoch STALE */
 	stateid4 forged = sid;
 	forged.other[8] ^= 0x55;
