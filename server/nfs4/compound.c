@@ -333,6 +333,10 @@ static void nfs4_loop(struct nfs4_compound *c, struct nfs4_args *a, COMPOUND4res
 		nfsstat4 st = nfs4_run_op(c, arg, res);
 		if (st == NFS4ERR_OP_ILLEGAL)
 			res->resop = OP_ILLEGAL;
+		if (st != NFS4_OK)
+			log_debug(
+			    "nfs4.%u op %u of %u (%s): status %u", c->minor, c->opidx + 1, a->nops,
+			    nfs4_opdesc(arg->argop) ? nfs4_opdesc(arg->argop)->name : "?", st);
 		nfs4_status_into(res, st);
 		r->resarray.resarray_len = c->opidx + 1;
 		r->status = st;
@@ -453,22 +457,21 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 		 .handler = fn,                                                                    \
 		 .flags = (fl)}
 
-typedef char nfs4_void;
-static bool xdr_nfs4_void(XDR *x, nfs4_void *v)
+struct nfs4_void {
+	char unused;
+};
+
+static bool xdr_nfs4_void(XDR *x, struct nfs4_void *v)
 {
 	(void)x;
 	(void)v;
 	return true;
 }
-struct nfs4_void_s {
-	char c;
-};
-#define xdr_nfs4_void_s xdr_nfs4_void
 
 enum { NFSPROC4_NULL_ = 0, NFSPROC4_COMPOUND_ = 1, NFSPROC4_COUNT_ };
 
 static const struct proc_desc nfs4_procs[NFSPROC4_COUNT_] = {
-    NFS4_PROC(NFSPROC4_NULL_, nfs4_null, nfs4_void_s, nfs4_void_s, PROC_STANDBY_OK),
+    NFS4_PROC(NFSPROC4_NULL_, nfs4_null, nfs4_void, nfs4_void, PROC_STANDBY_OK),
     NFS4_PROC(NFSPROC4_COMPOUND_, nfs4_compound, nfs4_args, nfs4_res, 0),
 };
 

@@ -7,6 +7,7 @@
 #ifndef TWINFS_SERVER_NFS4_NFS4_INT_H
 #define TWINFS_SERVER_NFS4_NFS4_INT_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -17,23 +18,33 @@
 
 struct nfs4_state;
 struct nfs4_pseudo;
+struct nfs4_recovery;
 struct nfs4_seq;
 
 /* COMPOUND's bounds (RFC 8881 §2.10.6.4: the session's ca_maxoperations; 4.0 has
  * no negotiation, so the same number answers NFS4ERR_RESOURCE). */
 #define NFS4_MAX_OPS	     128
 #define NFS4_MAX_TAG	     1024
-#define NFS4_MAX_SLOTS	     64
-#define NFS4_MAX_REQ_SIZE    (1049600u + 4096u)
 #define NFS4_MAX_RESP_SIZE   (1049600u + 4096u)
 #define NFS4_MAX_RESP_CACHED 16384u
+
+/* The lease thread (ops_client.c): expires clients, rewrites the records. */
+struct nfs4_reaper {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started, stop;
+	unsigned gen; /* the state's generation the records on disk reflect */
+};
 
 struct nfs4_server {
 	struct server *srv;
 	struct nfs4_state *state;
 	struct nfs4_pseudo *pseudo;
+	struct nfs4_recovery *recovery; /* client records, grace */
 	uint8_t write_verf[8];
 	uint8_t server_owner[16]; /* EXCHANGE_ID's so_major_id and scope */
+	struct nfs4_reaper reaper;
 };
 
 /* A current or saved file handle. */
@@ -97,6 +108,11 @@ nfsstat4 nfs4_cur_reg(struct nfs4_compound *c);
 nfsstat4 nfs4_name(struct nfs4_compound *c, const component4 *name, char **out);
 /* errno → nfsstat4, the one map (server/nfs/errmap). */
 nfsstat4 nfs4_err(int rc, bool fh_ctx);
+
+/* ops_client.c: the current client's owner id recorded as confirmed (before the
+ * confirmation is answered), and whether it may reclaim in this grace period */
+nfsstat4 nfs4_record_client(struct nfs4_compound *c, uint64_t clientid);
+bool nfs4_may_reclaim(struct nfs4_compound *c, uint64_t clientid);
 
 /* ops_open.c: the special current stateid (seqid 1, other 0) resolved */
 nfsstat4 nfs4_resolve_sid(struct nfs4_compound *c, stateid4 *sid);

@@ -19,6 +19,7 @@
 #include "server/log/log.h"
 #include "server/nfs4/nfs4_int.h"
 #include "server/nfs4/pseudo.h"
+#include "server/nfs4/recovery.h"
 #include "server/nfs4/state.h"
 #include "server/server.h"
 
@@ -42,7 +43,8 @@ nfsstat4 nfs4_op_setclientid_confirm(struct nfs4_compound *c, nfs_argop4 *arg, n
 {
 	(void)res;
 	SETCLIENTID_CONFIRM4args *a = &arg->nfs_argop4_u.opsetclientid_confirm;
-	return nfs4_setclientid_confirm(c->n4->state, a->clientid, a->setclientid_confirm);
+	nfsstat4 st = nfs4_setclientid_confirm(c->n4->state, a->clientid, a->setclientid_confirm);
+	return st == NFS4_OK ? nfs4_record_client(c, a->clientid) : st;
 }
 
 nfsstat4 nfs4_op_renew(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
@@ -128,6 +130,8 @@ nfsstat4 nfs4_op_create_session(struct nfs4_compound *c, nfs_argop4 *arg, nfs_re
 		return NFS4ERR_TOOSMALL;
 	nfsstat4 st = nfs4_create_session(c->n4->state, a->csa_clientid, a->csa_sequence,
 					  c->ctx->cred.uid, &want, ok->csr_sessionid, &got);
+	if (st == NFS4_OK)
+		st = nfs4_record_client(c, a->csa_clientid);
 	if (st != NFS4_OK)
 		return st;
 	ok->csr_sequence = a->csa_sequence;
@@ -197,35 +201,45 @@ nfsstat4 nfs4_op_reclaim_complete(struct nfs4_compound *c, nfs_argop4 *arg, nfs_
 	(void)res;
 	if (arg->nfs_argop4_u.opreclaim_complete.rca_one_fs)
 		return c->cur.kind == FH4_NONE ? NFS4ERR_NOFILEHANDLE : NFS4_OK;
-	return nfs4_reclaim_complete(c->n4->state, c->clientid);
+	nfsstat4 st = nfs4_reclaim_complete(c->n4->state, c->clientid);
+	if (st == NFS4_OK) {
+		unsigned char id[NFS4_OPAQUE_LIMIT];
+		size_t len = nfs4_client_owner(c->n4->state, c->clientid, id, sizeof(id));
+		if (len && len <= sizeof(id))
+			nfs4_recovery_reclaimed(c->n4->recovery, id, len);
+	}
+	return st;
+}
+
+nfsstat4 nfs4_record_client(struct nfs4_compound *c, uint64_t clientid)
+{
+	unsigned char id[NFS4_OPAQUE_LIMIT];
+	size_t len = nfs4_client_owner(c->n4->state, clientid, id, sizeof(id));
+	if (!len || len > sizeof(id))
+		return NFS4_OK;
+	int rc = nfs4_recovery_add(c->n4->recovery, id, len);
+	if (rc < 0) {
+		/* a client we could not record could not reclaim after a crash */
+		log_error("nfs4: cannot record a client in the state directory: %s", strerror(-rc));
+		return NFS4ERR_SERVERFAULT;
+	}
+	return NFS4_OK;
+}
+
+bool nfs4_may_reclaim(struct nfs4_compound *c, uint64_t clientid)
+{
+	unsigned char id[NFS4_OPAQUE_LIMIT];
+	size_t len = nfs4_client_owner(c->n4->state, clientid, id, sizeof(id));
+	return len && len <= sizeof(id) && nfs4_recovery_may_reclaim(c->n4->recovery, id, len);
 }
 
 /* ---- start and stop ---- */
-
-struct nfs4_reaper {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	bool stop;
-};
-
-static struct nfs4_reaper *reaper_of(struct nfs4_server *n);
-
-struct nfs4_server_full {
-	struct nfs4_server n4;
-	struct nfs4_reaper reaper;
-};
-
-static struct nfs4_reaper *reaper_of(struct nfs4_server *n)
-{
-	return &((struct nfs4_server_full *)n)->reaper;
-}
 
 /* Expires leases a few times per lease period. */
 static void *reaper_main(void *arg)
 {
 	struct nfs4_server *n = arg;
-	struct nfs4_reaper *r = reaper_of(n);
+	struct nfs4_reaper *r = &n->reaper;
 	uint32_t period = nfs4_state_lease(n->state) * 1000 / 4;
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
@@ -244,6 +258,13 @@ static void *reaper_main(void *arg)
 		unsigned k = nfs4_state_reap(n->state);
 		if (k)
 			log_info("nfs4: %u client(s) expired, their state freed", k);
+		unsigned gen = nfs4_state_generation(n->state);
+		if (gen != r->gen) {
+			r->gen = gen;
+			int rc = nfs4_recovery_sync(n->recovery, n->state);
+			if (rc < 0)
+				log_warn("nfs4: client records not rewritten: %s", strerror(-rc));
+		}
 		pthread_mutex_lock(&r->lock);
 	}
 	pthread_mutex_unlock(&r->lock);
@@ -263,28 +284,34 @@ static uint32_t lease_from_env(uint32_t lease_sec)
 
 int nfs4_server_create(struct server *srv, uint32_t lease_sec, struct nfs4_server **out)
 {
-	struct nfs4_server_full *f = calloc(1, sizeof(*f));
-	if (!f)
+	struct nfs4_server *n = calloc(1, sizeof(*n));
+	if (!n)
 		return -ENOMEM;
-	struct nfs4_server *n = &f->n4;
 	struct nfs4_state_params sp = {.lease_sec = lease_from_env(lease_sec)};
 	n->srv = srv;
 	int rc = nfs4_pseudo_build(srv->exports, &n->pseudo);
 	if (rc == 0)
 		rc = nfs4_state_create(&sp, &n->state);
+	if (rc == 0)
+		rc = nfs4_recovery_open(srv->cfg.state_dir, sp.lease_sec, NULL, NULL, &n->recovery);
+	if (rc == 0 && nfs4_recovery_previous(n->recovery))
+		log_info("nfs4: grace period of %u s for %u client(s) of the last run to reclaim",
+			 sp.lease_sec, nfs4_recovery_previous(n->recovery));
 	if (rc < 0) {
 		nfs4_server_destroy(n);
 		return rc;
 	}
 	/* the same on both nodes of a pair: their clients see one server */
 	memcpy(n->server_owner, "twinfs-server-v4", sizeof(n->server_owner));
-	pthread_mutex_init(&f->reaper.lock, NULL);
+	struct nfs4_reaper *r = &n->reaper;
+	pthread_mutex_init(&r->lock, NULL);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&f->reaper.cond, &ca);
+	pthread_cond_init(&r->cond, &ca);
 	pthread_condattr_destroy(&ca);
-	if (pthread_create(&f->reaper.thread, NULL, reaper_main, n) != 0) {
+	r->started = pthread_create(&r->thread, NULL, reaper_main, n) == 0;
+	if (!r->started) {
 		nfs4_server_destroy(n);
 		return -EAGAIN;
 	}
@@ -296,8 +323,8 @@ void nfs4_server_destroy(struct nfs4_server *n)
 {
 	if (!n)
 		return;
-	struct nfs4_reaper *r = reaper_of(n);
-	if (r->thread) {
+	struct nfs4_reaper *r = &n->reaper;
+	if (r->started) {
 		pthread_mutex_lock(&r->lock);
 		r->stop = true;
 		pthread_cond_signal(&r->cond);
@@ -307,6 +334,7 @@ void nfs4_server_destroy(struct nfs4_server *n)
 		pthread_mutex_destroy(&r->lock);
 	}
 	nfs4_state_destroy(n->state);
+	nfs4_recovery_close(n->recovery);
 	nfs4_pseudo_free(n->pseudo);
 	free(n);
 }

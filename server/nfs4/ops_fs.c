@@ -113,7 +113,7 @@ nfsstat4 nfs4_op_restorefh(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 
 	return NFS4_OK;
 }
 
-static nfsstat4 lookup_obj(struct nfs4_compound *c, const char *name)
+static nfsstat4 lookup_obj(struct nfs4_compound *c, const char *name, struct nfs4_fh *out)
 {
 	struct fsobj obj;
 	nfsstat4 st = cur_dir(c, NFS4_OK);
@@ -123,14 +123,13 @@ static nfsstat4 lookup_obj(struct nfs4_compound *c, const char *name)
 	int rc = obj.ops->lookup(obj.fs, &c->cur.cred, &c->cur.obj.key, name, &obj.key);
 	if (rc < 0)
 		return nfs4_err(rc, false);
-	nfs4_fh_set_obj(c, &c->cur, &obj);
+	nfs4_fh_set_obj(c, out, &obj);
 	return NFS4_OK;
 }
 
-nfsstat4 nfs4_op_lookup(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+/* A name in the current directory, pseudo or export, into *out (LOOKUP, SECINFO). */
+static nfsstat4 lookup_name(struct nfs4_compound *c, const component4 *name, struct nfs4_fh *out)
 {
-	(void)res;
-	const component4 *name = &arg->nfs_argop4_u.oplookup.objname;
 	char *s;
 	nfsstat4 st = nfs4_name(c, name, &s);
 	if (st == NFS4ERR_BADNAME)
@@ -141,9 +140,19 @@ nfsstat4 nfs4_op_lookup(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 		uint32_t child;
 		if (nfs4_pseudo_lookup(c->n4->pseudo, c->cur.pnode, s, strlen(s), &child) < 0)
 			return NFS4ERR_NOENT;
-		return pseudo_enter(c, child, &c->cur);
+		return pseudo_enter(c, child, out);
 	}
-	return lookup_obj(c, s);
+	return lookup_obj(c, s, out);
+}
+
+nfsstat4 nfs4_op_lookup(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
+{
+	(void)res;
+	struct nfs4_fh fh;
+	nfsstat4 st = lookup_name(c, &arg->nfs_argop4_u.oplookup.objname, &fh);
+	if (st == NFS4_OK)
+		c->cur = fh;
+	return st;
 }
 
 nfsstat4 nfs4_op_lookupp(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
@@ -168,7 +177,7 @@ nfsstat4 nfs4_op_lookupp(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *r
 		nfs4_fh_set_pseudo(&c->cur, nfs4_pseudo_parent(c->n4->pseudo, node));
 		return NFS4_OK;
 	}
-	return lookup_obj(c, "..");
+	return lookup_obj(c, "..", &c->cur);
 }
 
 nfsstat4 nfs4_op_getattr(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
@@ -391,6 +400,9 @@ nfsstat4 nfs4_op_setattr(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *r
 		if (st != NFS4_OK)
 			return st;
 	}
+	enum fsal_type t = FSAL_REG;
+	if ((s.sa.mask & FSAL_SET_MODE) && nfs4_fh_type(c, &c->cur, &t) == NFS4_OK && t == FSAL_LNK)
+		s.sa.mask &= ~(uint32_t)FSAL_SET_MODE; /* a symlink has no mode to set (knfsd) */
 	const struct fsobj *o = &c->cur.obj;
 	int rc = s.sa.mask ? o->ops->setattr(o->fs, &c->cur.cred, &o->key, &s.sa) : 0;
 	if (rc < 0)
@@ -456,7 +468,7 @@ nfsstat4 nfs4_op_create(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 	char *name;
 
 	nfsstat4 st = cur_dir(c, NFS4ERR_ROFS);
-	if (st == NFS4_OK && (a->objtype.type == NF4REG || a->objtype.type == NF4DIR + 100))
+	if (st == NFS4_OK && a->objtype.type == NF4REG)
 		st = NFS4ERR_BADTYPE;
 	if (st == NFS4_OK)
 		st = nfs4_name(c, &a->objname, &name);
@@ -614,26 +626,10 @@ static nfsstat4 secinfo_fill(struct nfs4_compound *c, SECINFO4resok *ok)
 
 nfsstat4 nfs4_op_secinfo(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 {
-	char *name;
-	nfsstat4 st = nfs4_name(c, &arg->nfs_argop4_u.opsecinfo.name, &name);
-	if (st == NFS4ERR_BADNAME)
-		st = NFS4ERR_NOENT;
+	struct nfs4_fh fh;
+	nfsstat4 st = lookup_name(c, &arg->nfs_argop4_u.opsecinfo.name, &fh);
 	if (st != NFS4_OK)
 		return st;
-	if (c->cur.kind == FH4_PSEUDO) {
-		uint32_t child;
-		if (nfs4_pseudo_lookup(c->n4->pseudo, c->cur.pnode, name, strlen(name), &child) < 0)
-			return NFS4ERR_NOENT;
-	} else {
-		struct fsobj obj;
-		st = cur_dir(c, NFS4_OK);
-		if (st != NFS4_OK)
-			return st;
-		export_obj_sibling(&c->cur.obj, &obj);
-		int rc = obj.ops->lookup(obj.fs, &c->cur.cred, &c->cur.obj.key, name, &obj.key);
-		if (rc < 0)
-			return nfs4_err(rc, false);
-	}
 	return secinfo_fill(c, &res->nfs_resop4_u.opsecinfo.SECINFO4res_u.resok4);
 }
 

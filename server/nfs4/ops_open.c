@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "server/nfs4/nfs4_int.h"
+#include "server/nfs4/recovery.h"
 #include "server/nfs4/state.h"
 #include "server/server.h"
 
@@ -43,6 +44,7 @@ static void verf_times(const char *verf, struct fsal_setattr *sa)
 
 struct open_ctx {
 	struct nfs4_compound *c;
+	uint64_t clientid;
 	OPEN4args *a;
 	const char *name;
 	struct fsobj dir, obj;
@@ -155,6 +157,21 @@ static nfsstat4 open_fs(struct open_ctx *o, uint32_t access)
 	const open_claim4 *claim = &o->a->claim;
 	nfsstat4 st;
 
+	bool grace = nfs4_grace(c->n4->recovery);
+	if (claim->claim == CLAIM_PREVIOUS) {
+		/* a reclaim after a restart: the current FH is the file (RFC 7530
+		 * §16.16.5), only in grace, only for a client of the last run */
+		if (!grace)
+			return NFS4ERR_NO_GRACE;
+		if (!nfs4_may_reclaim(c, o->clientid))
+			return NFS4ERR_RECLAIM_BAD;
+		if (c->cur.kind != FH4_OBJ)
+			return NFS4ERR_ISDIR;
+		o->obj = c->cur.obj;
+		return open_check_obj(o, access);
+	}
+	if (grace)
+		return NFS4ERR_GRACE; /* no new state while others reclaim theirs */
 	if (claim->claim == CLAIM_FH) {
 		if (!c->minor)
 			return NFS4ERR_INVAL;
@@ -163,8 +180,6 @@ static nfsstat4 open_fs(struct open_ctx *o, uint32_t access)
 		o->obj = c->cur.obj;
 		return open_check_obj(o, access);
 	}
-	if (claim->claim == CLAIM_PREVIOUS)
-		return NFS4ERR_NO_GRACE; /* nothing to reclaim: no grace period */
 	if (claim->claim != CLAIM_NULL)
 		return NFS4ERR_NOTSUPP; /* the delegation claims: none are granted */
 	if (c->cur.kind == FH4_PSEUDO)
@@ -228,72 +243,96 @@ static nfsstat4 open_replay(struct nfs4_compound *c, const struct nfs4_owner_ref
 	return NFS4_OK;
 }
 
+/* The filesystem part, then the share check and the truncation it allows. */
+static nfsstat4 open_file(struct open_ctx *o, const struct nfs4_owner_ref *ow, uint32_t access,
+			  struct nfs4_fileid *fid)
+{
+	struct nfs4_compound *c = o->c;
+	nfsstat4 st = open_fs(o, access);
+	if (st == NFS4_OK) {
+		fileid_of(&o->obj, fid);
+		st = nfs4_share_check(c->n4->state, ow, fid, access, o->a->share_deny);
+	}
+	if (st == NFS4_OK && o->truncate) {
+		struct fsal_setattr sa = {.mask = FSAL_SET_SIZE, .size = 0};
+		int rc = o->obj.ops->setattr(o->obj.fs, &c->cur.cred, &o->obj.key, &sa);
+		st = rc < 0 ? nfs4_err(rc, true) : NFS4_OK;
+	}
+	return st;
+}
+
+/* What a created file got set (RFC 7530 §16.16.4: EXCLUSIVE4 used the times). */
+static nfsstat4 open_attrset(struct open_ctx *o, OPEN4resok *ok)
+{
+	uint32_t *words = nfs4_alloc(o->c, sizeof(o->s.setwords));
+	if (!words)
+		return NFS4ERR_SERVERFAULT;
+	memcpy(words, o->s.setwords, sizeof(o->s.setwords));
+	ok->attrset.bitmap4_val = words;
+	ok->attrset.bitmap4_len = o->created ? o->s.set.bitmap4_len : 0;
+	if (o->created && o->a->openhow.openflag4_u.how.mode >= EXCLUSIVE4) {
+		nfs4_bitmap_set(words, FATTR4_TIME_ACCESS);
+		nfs4_bitmap_set(words, FATTR4_TIME_MODIFY);
+		ok->attrset.bitmap4_len = 2;
+	}
+	return NFS4_OK;
+}
+
+/* Never a delegation; 4.1 says why when the client wished for one (§18.16.3). */
+static void open_no_delegation(struct nfs4_compound *c, const OPEN4args *a, OPEN4resok *ok)
+{
+	uint32_t want = a->share_access & OPEN4_SHARE_ACCESS_WANT_DELEG_MASK;
+	ok->delegation.delegation_type = OPEN_DELEGATE_NONE;
+	if (c->minor && want) {
+		ok->delegation.delegation_type = OPEN_DELEGATE_NONE_EXT;
+		ok->delegation.open_delegation4_u.od_whynone.ond_why =
+		    want == OPEN4_SHARE_ACCESS_WANT_NO_DELEG ? WND4_NOT_WANTED
+							     : WND4_NOT_SUPP_FTYPE;
+	}
+}
+
 nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 {
 	OPEN4args *a = &arg->nfs_argop4_u.opopen;
 	OPEN4resok *ok = &res->nfs_resop4_u.opopen.OPEN4res_u.resok4;
-	struct open_ctx o = {.c = c, .a = a};
-	struct fsal_attr before, after;
-	struct nfs4_fileid fid;
+	struct open_ctx o = {.c = c, .a = a, .clientid = owner_clientid(c, a->owner.clientid)};
+	struct fsal_attr before = {0}, after;
+	struct nfs4_fileid fid = {0};
 	bool confirm = false;
+	uint8_t fh[EXPORT_FH_MAX];
+	uint32_t access = a->share_access & SHARE_ACCESS_MASK, fhlen = 0;
 
 	nfsstat4 st = open_args_ok(c, a);
-	if (st != NFS4_OK)
-		return st;
-	uint32_t access = a->share_access & SHARE_ACCESS_MASK;
-	struct nfs4_owner_ref ow = {.clientid = owner_clientid(c, a->owner.clientid),
+	if (st == NFS4_OK && c->minor && a->claim.claim != CLAIM_PREVIOUS)
+		st = nfs4_reclaim_done(c->n4->state, c->clientid);
+	struct nfs4_owner_ref ow = {.clientid = o.clientid,
 				    .owner = a->owner.owner.owner_val,
 				    .len = a->owner.owner.owner_len,
 				    .seqid = a->seqid,
-				    .minor = c->minor};
-	st = nfs4_open_begin(c->n4->state, &ow);
+				    .minor = c->minor,
+				    .reclaim = a->claim.claim == CLAIM_PREVIOUS};
+	if (st == NFS4_OK)
+		st = nfs4_open_begin(c->n4->state, &ow);
 	if (st == NFS4_REPLAY)
 		return open_replay(c, &ow, ok);
 	if (st != NFS4_OK)
 		return st;
 	bool have_before = c->cur.kind == FH4_OBJ &&
 			   c->cur.obj.ops->getattr(c->cur.obj.fs, &c->cur.obj.key, &before) == 0;
-	st = open_fs(&o, access);
-	if (st == NFS4_OK) {
-		fileid_of(&o.obj, &fid);
-		st = nfs4_share_check(c->n4->state, &ow, &fid, access, a->share_deny);
-	}
-	if (st == NFS4_OK && o.truncate) {
-		struct fsal_setattr sa = {.mask = FSAL_SET_SIZE, .size = 0};
-		int rc = o.obj.ops->setattr(o.obj.fs, &c->cur.cred, &o.obj.key, &sa);
-		st = rc < 0 ? nfs4_err(rc, true) : NFS4_OK;
-	}
-	uint8_t fh[EXPORT_FH_MAX];
-	uint32_t fhlen =
-	    st == NFS4_OK ? (uint32_t)export_fh_encode(c->ctx->srv->exports, &o.obj, fh) : 0;
+	st = open_file(&o, &ow, access, &fid);
+	if (st == NFS4_OK)
+		fhlen = (uint32_t)export_fh_encode(c->ctx->srv->exports, &o.obj, fh);
 	st = nfs4_open_finish(c->n4->state, &ow, &fid, access, a->share_deny, st, fh, fhlen,
 			      &ok->stateid, &confirm);
+	if (st == NFS4_OK)
+		st = open_attrset(&o, ok);
 	if (st != NFS4_OK)
 		return st;
 	if (!have_before || c->cur.obj.ops->getattr(c->cur.obj.fs, &c->cur.obj.key, &after) < 0)
-		memset(&before, 0, sizeof(before)), after = before;
+		after = before;
 	nfs4_cinfo(&ok->cinfo, &before, &after);
 	ok->rflags = OPEN4_RESULT_LOCKTYPE_POSIX | (confirm ? OPEN4_RESULT_CONFIRM : 0);
-	uint32_t *words = nfs4_alloc(c, sizeof(o.s.setwords));
-	if (!words)
-		return NFS4ERR_SERVERFAULT;
-	memcpy(words, o.s.setwords, sizeof(o.s.setwords));
-	ok->attrset.bitmap4_val = words;
-	ok->attrset.bitmap4_len = o.created ? o.s.set.bitmap4_len : 0;
-	if (o.created && a->openhow.openflag4_u.how.mode >= EXCLUSIVE4) {
-		nfs4_bitmap_set(words, FATTR4_TIME_ACCESS);
-		nfs4_bitmap_set(words, FATTR4_TIME_MODIFY);
-		ok->attrset.bitmap4_len = 2;
-	}
-	ok->delegation.delegation_type = OPEN_DELEGATE_NONE;
-	uint32_t want = a->share_access & OPEN4_SHARE_ACCESS_WANT_DELEG_MASK;
-	if (c->minor && want) {
-		/* RFC 8881 §18.16.3: say why there is none */
-		ok->delegation.delegation_type = OPEN_DELEGATE_NONE_EXT;
-		ok->delegation.open_delegation4_u.od_whynone.ond_why =
-		    want == OPEN4_SHARE_ACCESS_WANT_NO_DELEG ? WND4_NOT_WANTED
-							     : WND4_NOT_SUPP_FTYPE;
-	}
+	open_no_delegation(c, a, ok);
 	nfs4_fh_set_obj(c, &c->cur, &o.obj);
 	c->have_cur_stateid = true;
 	c->cur_stateid = ok->stateid;
@@ -409,8 +448,11 @@ nfsstat4 nfs4_op_lock(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 	nfsstat4 st = lock_type_ok(a->locktype);
 	if (st == NFS4_OK)
 		st = cur_file(c, &fid);
-	if (st == NFS4_OK && a->reclaim)
-		st = NFS4ERR_NO_GRACE;
+	/* reclaims only in grace, new locks only out of it (RFC 7530 §9.6.2) */
+	if (st == NFS4_OK && a->reclaim != nfs4_grace(c->n4->recovery))
+		st = a->reclaim ? NFS4ERR_NO_GRACE : NFS4ERR_GRACE;
+	if (st == NFS4_OK && c->minor)
+		st = nfs4_reclaim_done(c->n4->state, c->clientid);
 	if (st != NFS4_OK)
 		return st;
 	if (q.new_owner) {

@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -154,6 +155,7 @@ struct nfs4_state {
 	struct file *files;
 	struct stid *sids[SID_BUCKETS];
 	struct session *sess[SESS_BUCKETS];
+	_Atomic unsigned generation; /* confirmed clients came or went */
 	uint64_t expired[EXPIRED_RING];
 	unsigned expired_next;
 };
@@ -409,6 +411,8 @@ static void session_free(struct session *ss)
 /* Everything a client holds goes; so does the client. */
 static void client_free(struct nfs4_state *st, struct client *c)
 {
+	if (c->confirmed)
+		atomic_fetch_add(&st->generation, 1);
 	for (struct file *f = st->files, *fn; f; f = fn) {
 		fn = f->next;
 		for (struct stid *s = f->states, *sn; s; s = sn) {
@@ -463,6 +467,32 @@ unsigned nfs4_state_reap(struct nfs4_state *st)
 	return n;
 }
 
+unsigned nfs4_state_generation(struct nfs4_state *st)
+{
+	return atomic_load(&st->generation);
+}
+
+void nfs4_state_owners(struct nfs4_state *st, void (*cb)(void *arg, const void *id, size_t len),
+		       void *arg)
+{
+	pthread_rwlock_rdlock(&st->lock);
+	for (const struct client *c = st->clients; c; c = c->next)
+		if (c->confirmed)
+			cb(arg, c->id, c->idlen);
+	pthread_rwlock_unlock(&st->lock);
+}
+
+size_t nfs4_client_owner(struct nfs4_state *st, uint64_t clientid, void *buf, size_t cap)
+{
+	pthread_rwlock_rdlock(&st->lock);
+	const struct client *c = client_by_id(st, clientid);
+	size_t len = c ? c->idlen : 0;
+	if (c)
+		memcpy(buf, c->id, len < cap ? len : cap);
+	pthread_rwlock_unlock(&st->lock);
+	return len;
+}
+
 unsigned nfs4_state_clients(struct nfs4_state *st)
 {
 	unsigned n = 0;
@@ -495,6 +525,11 @@ static nfsstat4 client_live(struct nfs4_state *st, uint64_t clientid, struct cli
 	return NFS4_OK;
 }
 
+static bool client_has_state(const struct client *c)
+{
+	return c->sessions || c->owners;
+}
+
 static struct client *client_unconfirmed_by_id(struct nfs4_state *st, uint64_t clientid)
 {
 	for (struct client *c = st->clients; c; c = c->next)
@@ -514,7 +549,8 @@ nfsstat4 nfs4_setclientid(struct nfs4_state *st, const char verf[8], const void 
 	pthread_rwlock_wrlock(&st->lock);
 	struct client *conf = client_by_owner(st, id, idlen, true);
 	uint64_t lease = (uint64_t)st->lease_sec * 1000;
-	if (conf && conf->principal != principal && state_now(st) - conf->renewed <= lease) {
+	if (conf && conf->principal != principal && client_has_state(conf) &&
+	    state_now(st) - conf->renewed <= lease) {
 		/* another principal's live client (RFC 7530 §16.33.5, case 1) */
 		pthread_rwlock_unlock(&st->lock);
 		return NFS4ERR_CLID_INUSE;
@@ -558,6 +594,7 @@ nfsstat4 nfs4_setclientid_confirm(struct nfs4_state *st, uint64_t clientid, cons
 				client_free(st, prev);
 			}
 			u->confirmed = true;
+			atomic_fetch_add(&st->generation, 1);
 			u->renewed = state_now(st);
 		}
 	} else if (conf && !memcmp(conf->confirm, confirm, 8)) {
@@ -587,10 +624,6 @@ nfsstat4 nfs4_renew(struct nfs4_state *st, uint64_t clientid)
 /* RFC 8881 §18.35.5, the common cases: the same owner and verifier get their
  * record back (confirmed or not); a new verifier (a reboot) or a new owner gets
  * a new unconfirmed record, which CREATE_SESSION confirms. */
-static bool client_has_state(const struct client *c)
-{
-	return c->sessions || c->owners;
-}
 
 static struct client *client_new41(struct nfs4_state *st, const char verf[8], const void *id,
 				   size_t idlen, uint32_t principal)
@@ -727,6 +760,7 @@ nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t 
 				if (prev)
 					client_free(st, prev);
 				c->confirmed = true;
+				atomic_fetch_add(&st->generation, 1);
 			}
 			c->cs_seq = seq;
 			c->cs_have = true;
@@ -789,7 +823,7 @@ nfsstat4 nfs4_destroy_clientid(struct nfs4_state *st, uint64_t clientid)
 	struct client *c = client_by_id(st, clientid);
 	if (!c)
 		status = NFS4ERR_STALE_CLIENTID;
-	else if (c->sessions || c->owners)
+	else if (client_has_state(c))
 		status = NFS4ERR_CLIENTID_BUSY;
 	else
 		client_free(st, c);
@@ -808,6 +842,15 @@ nfsstat4 nfs4_reclaim_complete(struct nfs4_state *st, uint64_t clientid)
 		status = NFS4ERR_COMPLETE_ALREADY;
 	else
 		c->reclaim_done = true;
+	pthread_rwlock_unlock(&st->lock);
+	return status;
+}
+
+nfsstat4 nfs4_reclaim_done(struct nfs4_state *st, uint64_t clientid)
+{
+	pthread_rwlock_rdlock(&st->lock);
+	struct client *c = client_by_id(st, clientid);
+	nfsstat4 status = !c ? NFS4ERR_STALE_CLIENTID : c->reclaim_done ? NFS4_OK : NFS4ERR_GRACE;
 	pthread_rwlock_unlock(&st->lock);
 	return status;
 }
@@ -1127,7 +1170,7 @@ nfsstat4 nfs4_open_finish(struct nfs4_state *st, const struct nfs4_owner_ref *r,
 	if (status == NFS4_OK)
 		status = fs_status;
 	if (status == NFS4_OK) {
-		if (r->minor)
+		if (r->minor || r->reclaim)
 			o->confirmed = true;
 		status = open_record(st, c, o, fid, access, deny, sid);
 		*confirm = !o->confirmed;

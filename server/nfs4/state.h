@@ -40,6 +40,13 @@ uint32_t nfs4_state_lease(const struct nfs4_state *st);
 /* Frees every client whose lease ran out, with all its state; returns how many. */
 unsigned nfs4_state_reap(struct nfs4_state *st);
 unsigned nfs4_state_clients(struct nfs4_state *st);
+/* Changes whenever a confirmed client comes or goes (for the records on disk). */
+unsigned nfs4_state_generation(struct nfs4_state *st);
+/* Calls cb with each confirmed client's owner id, under the read lock. */
+void nfs4_state_owners(struct nfs4_state *st, void (*cb)(void *arg, const void *id, size_t len),
+		       void *arg);
+/* The owner id of a client: its length (0: unknown), copied up to cap bytes. */
+size_t nfs4_client_owner(struct nfs4_state *st, uint64_t clientid, void *buf, size_t cap);
 
 /* The identity of a file for share reservations and locks. */
 struct nfs4_fileid {
@@ -66,11 +73,13 @@ nfsstat4 nfs4_exchange_id(struct nfs4_state *st, const char verf[8], const void 
 nfsstat4 nfs4_create_session(struct nfs4_state *st, uint64_t clientid, uint32_t seq,
 			     uint32_t principal, const struct nfs4_chan *want, char sessionid[16],
 			     struct nfs4_chan *got);
-/* in_session: the clientid of the COMPOUND's own session, 0 without one */
 nfsstat4 nfs4_destroy_session(struct nfs4_state *st, const char sessionid[16]);
 nfsstat4 nfs4_destroy_clientid(struct nfs4_state *st, uint64_t clientid);
 nfsstat4 nfs4_session_exists(struct nfs4_state *st, const char sessionid[16]);
 nfsstat4 nfs4_reclaim_complete(struct nfs4_state *st, uint64_t clientid);
+/* 4.1: GRACE until the client sent RECLAIM_COMPLETE (RFC 8881 §18.51.3: before
+ * it, no non-reclaim OPEN or LOCK). */
+nfsstat4 nfs4_reclaim_done(struct nfs4_state *st, uint64_t clientid);
 
 struct nfs4_seq_out {
 	uint64_t clientid;
@@ -98,6 +107,8 @@ struct nfs4_owner_ref {
 	size_t len;
 	uint32_t seqid; /* 4.0 only */
 	uint32_t minor;
+	bool reclaim; /* OPEN CLAIM_PREVIOUS: confirmed at once, as knfsd (Linux sends
+		       * no usable OPEN_CONFIRM after a reclaim) */
 };
 
 /* Before OPEN touches the filesystem: the client is known and the owner's

@@ -5,8 +5,12 @@
  * the 4.0 owner seqid, and the 4.1 slot table (replay, misorder, bad slot).
  */
 #include <CUnit/CUnit.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "server/nfs4/recovery.h"
 #include "server/nfs4/state.h"
 
 int twinfs_register_tests(void);
@@ -48,7 +52,7 @@ static struct nfs4_fileid file(unsigned char k)
 static nfsstat4 open40(struct nfs4_state *st, uint64_t cl, const char *owner, uint32_t *seqid,
 		       const struct nfs4_fileid *f, uint32_t access, uint32_t deny, stateid4 *sid)
 {
-	struct nfs4_owner_ref o = {cl, owner, strlen(owner), ++*seqid, 0};
+	struct nfs4_owner_ref o = {cl, owner, strlen(owner), ++*seqid, 0, false};
 	bool confirm = false;
 	nfsstat4 s = nfs4_open_begin(st, &o);
 	if (s == NFS4_OK)
@@ -109,6 +113,18 @@ static void test_stateids(void)
 	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sid), NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &old, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
 			NFS4ERR_OLD_STATEID);
+	/* a reclaim (CLAIM_PREVIOUS) needs no OPEN_CONFIRM: Linux sends none usable */
+	struct nfs4_owner_ref rc = {a, "reclaimer", 9, 7, 0, true};
+	struct nfs4_fileid h = file(9);
+	stateid4 rs;
+	bool confirm = true;
+	CU_ASSERT_EQUAL(nfs4_open_begin(st, &rc), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_open_finish(st, &rc, &h, OPEN4_SHARE_ACCESS_READ, 0, NFS4_OK, "fh", 2,
+					 &rs, &confirm),
+			NFS4_OK);
+	CU_ASSERT_FALSE(confirm);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &rs, &h, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4_OK);
 	/* a forged counter is BAD, another instance's epoch STALE */
 	stateid4 forged = sid;
 	forged.other[8] ^= 0x55;
@@ -147,9 +163,9 @@ static void test_locks(void)
 	struct nfs4_lock_req r = {.type = WRITE_LT, .off = 0, .len = 10, .new_owner = true};
 	r.open_sid = sa;
 	r.open_seqid = ++qa;
-	r.lock_owner = (struct nfs4_owner_ref){a, "la", 2, 0, 0};
+	r.lock_owner = (struct nfs4_owner_ref){a, "la", 2, 0, 0, false};
 	CU_ASSERT_EQUAL(nfs4_lock(st, &f, &r, &la, &d, buf, sizeof(buf)), NFS4_OK);
-	struct nfs4_owner_ref lb = {b, "lb", 2, 0, 0};
+	struct nfs4_owner_ref lb = {b, "lb", 2, 0, 0, false};
 	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, READ_LT, 5, 1, &lb, &d, buf, sizeof(buf)),
 			NFS4ERR_DENIED);
 	CU_ASSERT_EQUAL(d.off, 0);
@@ -234,7 +250,7 @@ static void test_slots(void)
 	char sid_b[16];
 	uint64_t b = client41(st, "b41", sid_b);
 	struct nfs4_fileid f = file(3);
-	struct nfs4_owner_ref o = {b, "ob", 2, 0, 1};
+	struct nfs4_owner_ref o = {b, "ob", 2, 0, 1, false};
 	stateid4 sb;
 	bool confirm;
 	CU_ASSERT_EQUAL(nfs4_open_begin(st, &o), NFS4_OK);
@@ -256,6 +272,58 @@ static void test_slots(void)
 	nfs4_state_destroy(st);
 }
 
+/* Client records and grace (recovery.c): a restart finds its clients again. */
+static void test_recovery(void)
+{
+	char dir[] = "/tmp/twinfs-rec.XXXXXX", path[64];
+	struct nfs4_recovery *r;
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	fake_ms = 1000;
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	CU_ASSERT_FALSE(nfs4_grace(r)); /* nobody to wait for */
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "a", 1), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "bb", 2), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "a", 1), 0);
+	nfs4_recovery_close(r);
+
+	/* a restart: grace for a and bb, which ends when both said RECLAIM_COMPLETE */
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_previous(r), 2);
+	CU_ASSERT_TRUE(nfs4_grace(r));
+	CU_ASSERT_TRUE(nfs4_recovery_may_reclaim(r, "a", 1));
+	CU_ASSERT_FALSE(nfs4_recovery_may_reclaim(r, "c", 1));
+	nfs4_recovery_reclaimed(r, "a", 1);
+	nfs4_recovery_reclaimed(r, "a", 1);
+	CU_ASSERT_TRUE(nfs4_grace(r));
+	nfs4_recovery_reclaimed(r, "bb", 2);
+	CU_ASSERT_FALSE(nfs4_grace(r));
+	CU_ASSERT_FALSE(nfs4_recovery_may_reclaim(r, "a", 1));
+	nfs4_recovery_close(r);
+
+	/* without them, grace ends after one lease */
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	fake_ms += 9999;
+	CU_ASSERT_TRUE(nfs4_grace(r));
+	fake_ms += 2;
+	CU_ASSERT_FALSE(nfs4_grace(r));
+
+	/* the records follow the state: only the client it holds now stays */
+	struct nfs4_state_params p = {.lease_sec = 10, .clock = fake_clock};
+	struct nfs4_state *st = NULL;
+	CU_ASSERT_FATAL(nfs4_state_create(&p, &st) == 0);
+	client40(st, "z");
+	CU_ASSERT_EQUAL(nfs4_recovery_sync(r, st), 0);
+	nfs4_state_destroy(st);
+	nfs4_recovery_close(r);
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_previous(r), 1);
+	CU_ASSERT_TRUE(nfs4_recovery_may_reclaim(r, "z", 1));
+	nfs4_recovery_close(r);
+	snprintf(path, sizeof(path), "%s/nfs4_clients", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 int twinfs_register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("nfs4_state", NULL, NULL);
@@ -265,5 +333,6 @@ int twinfs_register_tests(void)
 	CU_add_test(s, "stateids", test_stateids);
 	CU_add_test(s, "byte-range locks", test_locks);
 	CU_add_test(s, "4.1 slots and clients", test_slots);
+	CU_add_test(s, "client records and grace", test_recovery);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
