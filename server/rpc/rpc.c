@@ -76,8 +76,18 @@
 enum ep_kind { EP_LISTENER, EP_CONN, EP_STOP };
 
 struct ep_item {
+	/* Bumped (release) by the thread that registers or re-arms the item, read
+	 * (acquire) first by the thread epoll hands it to next: what the first did
+	 * to the item then happens-before the second's use in the C model too, not
+	 * only through the kernel's epoll (which ThreadSanitizer cannot see). */
+	atomic_uint token;
 	enum ep_kind kind;
 };
+
+static void ep_release(struct ep_item *it)
+{
+	atomic_fetch_add_explicit(&it->token, 1, memory_order_release);
+}
 
 struct listener {
 	struct ep_item ep;
@@ -228,11 +238,17 @@ static void conn_end(struct conn *c)
 	conn_put(c);
 }
 
+/* Gives the read token back. The connection may be handed to another thread,
+ * and ended there, before epoll_ctl returns here: a reference held across the
+ * call keeps its descriptor open until then. */
 static void conn_rearm(struct conn *c)
 {
+	atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+	ep_release(&c->ep);
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT, .data.ptr = c};
 	if (epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0)
 		log_warn("rpc: cannot re-arm a connection: %s", strerror(errno));
+	conn_put(c);
 }
 
 static bool buf_reserve(uint8_t **buf, size_t *cap, size_t need)
@@ -416,6 +432,7 @@ static void conn_accept(struct rpc_server *s, struct listener *l)
 		c->peer = ss;
 		atomic_init(&c->refs, 1);
 		pthread_mutex_init(&c->wlock, NULL);
+		ep_release(&c->ep);
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT,
 					 .data.ptr = c};
 		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -425,6 +442,7 @@ static void conn_accept(struct rpc_server *s, struct listener *l)
 		}
 	}
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = l};
+	ep_release(&l->ep);
 	epoll_ctl(s->epfd, EPOLL_CTL_MOD, l->fd, &ev);
 }
 
@@ -564,6 +582,7 @@ static void *worker_main(void *arg)
 		if (n <= 0)
 			continue;
 		struct ep_item *it = ev.data.ptr;
+		atomic_load_explicit(&it->token, memory_order_acquire);
 		switch (it->kind) {
 		case EP_CONN:
 			conn_readable(w, (struct conn *)it);
