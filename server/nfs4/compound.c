@@ -234,8 +234,13 @@ static void nfs4_free_args(XDR *xdrs, struct nfs4_args *a)
 bool xdr_nfs4_args(XDR *xdrs, struct nfs4_args *a)
 {
 	switch (xdrs->x_op) {
-	case XDR_DECODE:
-		return nfs4_decode(xdrs, a);
+	case XDR_DECODE: {
+		u_int start = XDR_GETPOS(xdrs);
+		bool ok = nfs4_decode(xdrs, a);
+		u_int end = XDR_GETPOS(xdrs);
+		a->size = end > start ? end - start : 0; /* 0: not known */
+		return ok;
+	}
 	case XDR_FREE:
 		nfs4_free_args(xdrs, a);
 		return true;
@@ -415,6 +420,7 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 				  .n4 = ctx->srv->nfs4,
 				  .minor = a->minor,
 				  .nops = a->nops,
+				  .req_size = a->size,
 				  .max_resp = NFS4_MAX_RESP_SIZE};
 
 	if (!a->tag_too_long)

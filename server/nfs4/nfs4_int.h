@@ -76,6 +76,7 @@ struct nfs4_compound {
 	struct nfs4_seq *seq;
 	uint64_t clientid; /* the session's client (4.1), 0 = none */
 	unsigned opidx, nops;
+	uint32_t req_size;	  /* the arguments' bytes (RPC header not counted) */
 	uint32_t max_resp;	  /* the reply's budget in bytes (session or default) */
 	uint32_t max_resp_cached; /* 4.1: what the slot may keep */
 };
