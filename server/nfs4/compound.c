@@ -56,10 +56,11 @@ struct nfs4_opdesc {
 	uint8_t minminor;
 };
 
-#define FH  OP4_NEED_FH
-#define MOD OP4_MODIFIES
-#define NS  OP4_NO_SESSION
-#define V40 OP4_ONLY_V40
+#define FH   OP4_NEED_FH
+#define MOD  OP4_MODIFIES
+#define NS   OP4_NO_SESSION
+#define V40  OP4_ONLY_V40
+#define SOLE OP4_SOLE
 
 #define OPA(op, fn, args, fl, mm) [OP_##op] = {#op, fn, (xdrproc_t)xdr_##args, (fl), (mm)}
 #define OPV(op, fn, fl, mm)	  [OP_##op] = {#op, fn, NULL, (fl), (mm)}
@@ -104,8 +105,8 @@ static const struct nfs4_opdesc nfs4_ops[OP_REMOVEXATTR + 1] = {
     OPA(RELEASE_LOCKOWNER, nfs4_op_release_lockowner, RELEASE_LOCKOWNER4args, V40, 0),
     OPA(BACKCHANNEL_CTL, NULL, BACKCHANNEL_CTL4args, 0, 1),
     OPA(BIND_CONN_TO_SESSION, nfs4_op_bind_conn_to_session, BIND_CONN_TO_SESSION4args, NS, 1),
-    OPA(EXCHANGE_ID, nfs4_op_exchange_id, EXCHANGE_ID4args, NS, 1),
-    OPA(CREATE_SESSION, nfs4_op_create_session, CREATE_SESSION4args, NS, 1),
+    OPA(EXCHANGE_ID, nfs4_op_exchange_id, EXCHANGE_ID4args, NS | SOLE, 1),
+    OPA(CREATE_SESSION, nfs4_op_create_session, CREATE_SESSION4args, NS | SOLE, 1),
     OPA(DESTROY_SESSION, nfs4_op_destroy_session, DESTROY_SESSION4args, NS, 1),
     OPA(FREE_STATEID, nfs4_op_free_stateid, FREE_STATEID4args, 0, 1),
     OPA(GET_DIR_DELEGATION, NULL, GET_DIR_DELEGATION4args, FH, 1),
@@ -115,11 +116,11 @@ static const struct nfs4_opdesc nfs4_ops[OP_REMOVEXATTR + 1] = {
     OPA(LAYOUTGET, NULL, LAYOUTGET4args, FH, 1),
     OPA(LAYOUTRETURN, NULL, LAYOUTRETURN4args, FH, 1),
     OPA(SECINFO_NO_NAME, nfs4_op_secinfo_no_name, SECINFO_NO_NAME4args, FH, 1),
-    OPA(SEQUENCE, nfs4_op_sequence, SEQUENCE4args, 0, 1),
+    OPA(SEQUENCE, nfs4_op_sequence, SEQUENCE4args, OP4_SEQUENCE, 1),
     OPA(SET_SSV, NULL, SET_SSV4args, 0, 1),
     OPA(TEST_STATEID, nfs4_op_test_stateid, TEST_STATEID4args, 0, 1),
     OPA(WANT_DELEGATION, NULL, WANT_DELEGATION4args, FH, 1),
-    OPA(DESTROY_CLIENTID, nfs4_op_destroy_clientid, DESTROY_CLIENTID4args, NS, 1),
+    OPA(DESTROY_CLIENTID, nfs4_op_destroy_clientid, DESTROY_CLIENTID4args, NS | SOLE, 1),
     OPA(RECLAIM_COMPLETE, nfs4_op_reclaim_complete, RECLAIM_COMPLETE4args, 0, 1),
     OPA(ALLOCATE, nfs4_op_allocate, ALLOCATE4args, FH | MOD, 2),
     OPA(COPY, NULL, COPY4args, FH, 2),
@@ -234,8 +235,13 @@ static void nfs4_free_args(XDR *xdrs, struct nfs4_args *a)
 bool xdr_nfs4_args(XDR *xdrs, struct nfs4_args *a)
 {
 	switch (xdrs->x_op) {
-	case XDR_DECODE:
-		return nfs4_decode(xdrs, a);
+	case XDR_DECODE: {
+		u_int start = XDR_GETPOS(xdrs);
+		bool ok = nfs4_decode(xdrs, a);
+		u_int end = XDR_GETPOS(xdrs);
+		a->size = end > start ? end - start : 0; /* 0: not known */
+		return ok;
+	}
 	case XDR_FREE:
 		nfs4_free_args(xdrs, a);
 		return true;
@@ -262,21 +268,18 @@ void *nfs4_alloc(struct nfs4_compound *c, size_t n)
 }
 
 /* Session rules of 4.1 (RFC 8881 §2.6.3.1.1.1, §18.46.3). */
-static nfsstat4 nfs4_session_check(struct nfs4_compound *c, uint32_t op,
-				   const struct nfs4_opdesc *d)
+static nfsstat4 nfs4_session_check(struct nfs4_compound *c, const struct nfs4_opdesc *d)
 {
 	if (c->minor == 0)
 		return NFS4_OK;
 	if (c->opidx == 0) {
-		if (op == OP_SEQUENCE)
+		if (d->flags & OP4_SEQUENCE)
 			return NFS4_OK;
 		if (!(d->flags & OP4_NO_SESSION))
 			return NFS4ERR_OP_NOT_IN_SESSION;
-		return c->nops > 1 && op != OP_DESTROY_SESSION && op != OP_BIND_CONN_TO_SESSION
-			   ? NFS4ERR_NOT_ONLY_OP
-			   : NFS4_OK;
+		return c->nops > 1 && (d->flags & OP4_SOLE) ? NFS4ERR_NOT_ONLY_OP : NFS4_OK;
 	}
-	if (op == OP_SEQUENCE)
+	if (d->flags & OP4_SEQUENCE)
 		return NFS4ERR_SEQUENCE_POS;
 	if (!c->seq && !(d->flags & OP4_NO_SESSION))
 		return NFS4ERR_OP_NOT_IN_SESSION;
@@ -289,7 +292,7 @@ static nfsstat4 nfs4_run_op(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4
 
 	if (!d || d->minminor > c->minor)
 		return NFS4ERR_OP_ILLEGAL;
-	nfsstat4 st = nfs4_session_check(c, arg->argop, d);
+	nfsstat4 st = nfs4_session_check(c, d);
 	if (st != NFS4_OK)
 		return st;
 	if ((d->flags & OP4_ONLY_V40) && c->minor > 0)
@@ -415,12 +418,14 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 				  .n4 = ctx->srv->nfs4,
 				  .minor = a->minor,
 				  .nops = a->nops,
+				  .req_size = a->size,
 				  .max_resp = NFS4_MAX_RESP_SIZE};
 
 	if (!a->tag_too_long)
 		res->r.tag = a->tag; /* echoed (RFC 7530 §15.2.3) */
 	res->r.status = nfs4_header_check(a);
-	bool seq_first = a->nops && a->ops[0].argop == OP_SEQUENCE;
+	const struct nfs4_opdesc *first = a->nops ? nfs4_opdesc(a->ops[0].argop) : NULL;
+	bool seq_first = first && (first->flags & OP4_SEQUENCE);
 	if (res->r.status == NFS4_OK || (a->too_many && a->minor && seq_first)) {
 		/* 4.1 with too many operations still runs SEQUENCE, then stops */
 		c.nops = a->nops;

@@ -20,6 +20,7 @@ struct nfs4_args {
 	nfs_argop4 *ops;   /* allocated by the decoder, released by XDR_FREE */
 	bool too_many;	   /* more than NFS4_MAX_OPS were announced */
 	bool tag_too_long; /* the tag was skipped */
+	uint32_t size;	   /* bytes the arguments took in the record */
 };
 
 /* XDR_DECODE and XDR_FREE only. */

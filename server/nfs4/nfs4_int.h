@@ -76,6 +76,7 @@ struct nfs4_compound {
 	struct nfs4_seq *seq;
 	uint64_t clientid; /* the session's client (4.1), 0 = none */
 	unsigned opidx, nops;
+	uint32_t req_size;	  /* the arguments' bytes (RPC header not counted) */
 	uint32_t max_resp;	  /* the reply's budget in bytes (session or default) */
 	uint32_t max_resp_cached; /* 4.1: what the slot may keep */
 };
@@ -86,7 +87,8 @@ enum {
 	OP4_MODIFIES = 1u << 1,	  /* ROFS on a read-only export or the pseudo fs */
 	OP4_NO_SESSION = 1u << 2, /* 4.1: may come first without SEQUENCE */
 	OP4_ONLY_V40 = 1u << 3,	  /* NOTSUPP in 4.1 and later */
-	OP4_CLEARS_CUR_SID = 1u << 4,
+	OP4_SOLE = 1u << 4,	  /* 4.1: first without SEQUENCE, it must be the only op */
+	OP4_SEQUENCE = 1u << 5,	  /* 4.1: opens a COMPOUND, and only there */
 };
 
 typedef nfsstat4 (*nfs4_op_fn)(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res);

@@ -180,6 +180,8 @@ nfsstat4 nfs4_op_sequence(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *
 				     a->sa_cachethis, &c->seq, &info);
 	if (st != NFS4_OK)
 		return st;
+	if (c->req_size > info.maxreq)
+		return NFS4ERR_REQ_TOO_BIG; /* RFC 8881 §2.10.6.4 */
 	if (c->nops > info.maxops) {
 		/* RFC 8881 §2.10.6.4; the slot is released without a saved reply */
 		return NFS4ERR_TOO_MANY_OPS;

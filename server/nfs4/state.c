@@ -899,6 +899,7 @@ nfsstat4 nfs4_seq_begin(struct nfs4_state *st, const char sessionid[16], uint32_
 		*out = &ss->slots[slot];
 		info->clientid = ss->cl->clientid;
 		info->highest_slot = ss->nslots - 1;
+		info->maxreq = ss->chan.maxreq;
 		info->maxresp = ss->chan.maxresp;
 		info->maxops = ss->chan.maxops;
 		info->maxresp_cached = ss->chan.maxresp_cached;

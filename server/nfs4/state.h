@@ -84,6 +84,7 @@ nfsstat4 nfs4_reclaim_done(struct nfs4_state *st, uint64_t clientid);
 struct nfs4_seq_out {
 	uint64_t clientid;
 	uint32_t highest_slot; /* of the table */
+	uint32_t maxreq;
 	uint32_t maxresp;
 	uint32_t maxresp_cached;
 	uint32_t maxops;

@@ -5,6 +5,8 @@
  * the 4.0 owner seqid, and the 4.1 slot table (replay, misorder, bad slot).
  */
 #include <CUnit/CUnit.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -324,6 +326,88 @@ static void test_recovery(void)
 	rmdir(dir);
 }
 
+/* ---- concurrency (run under TSan too: build-tsan/tests/test_nfs4_state) ---- */
+
+#define STRESS_THREADS 4
+#define STRESS_ROUNDS  2000
+
+struct stress {
+	struct nfs4_state *st;
+	char sid[16];
+	stateid4 open_sid;
+	struct nfs4_fileid f;
+	uint64_t clientid;
+	atomic_int errors;
+};
+
+/* Each thread drives its own slot of one session and checks a shared stateid,
+ * the hot path that takes the state lock for reading only. */
+static void *stress_io(void *arg)
+{
+	struct stress *x = arg;
+	static atomic_int next_slot;
+	uint32_t slot = (uint32_t)atomic_fetch_add(&next_slot, 1) % STRESS_THREADS;
+	for (uint32_t seq = 1; seq <= STRESS_ROUNDS; seq++) {
+		struct nfs4_seq *s;
+		struct nfs4_seq_out info;
+		if (nfs4_seq_begin(x->st, x->sid, seq, slot, seq % 2, &s, &info) != NFS4_OK) {
+			atomic_fetch_add(&x->errors, 1);
+			continue;
+		}
+		if (nfs4_stateid_check(x->st, &x->open_sid, &x->f, OPEN4_SHARE_ACCESS_READ, 0, 4096,
+				       1, x->clientid) != NFS4_OK)
+			atomic_fetch_add(&x->errors, 1);
+		uint8_t *reply = malloc(8);
+		nfs4_seq_end(x->st, s, reply, reply ? 8 : 0);
+	}
+	return NULL;
+}
+
+/* Meanwhile another client opens, locks and closes other files, and leases are
+ * reaped: what takes the lock for writing. */
+static void *stress_state(void *arg)
+{
+	struct stress *x = arg;
+	uint64_t b = client40(x->st, "stress-b");
+	uint32_t seq = 0;
+	for (int i = 0; i < STRESS_ROUNDS / 4; i++) {
+		struct nfs4_fileid g = file((unsigned char)(100 + i % 50));
+		stateid4 sid;
+		if (open40(x->st, b, "ob", &seq, &g, OPEN4_SHARE_ACCESS_BOTH, 0, &sid) != NFS4_OK ||
+		    nfs4_close(x->st, &g, &sid, ++seq, 0) != NFS4_OK)
+			atomic_fetch_add(&x->errors, 1);
+		nfs4_state_reap(x->st);
+	}
+	return NULL;
+}
+
+static void test_concurrency(void)
+{
+	struct stress x = {.st = mk(), .f = file(1)};
+	struct nfs4_owner_ref o = {0, "o41", 3, 0, 1, false};
+	bool confirm;
+	pthread_t t[STRESS_THREADS + 1];
+	uint64_t id;
+	uint32_t seq, flags;
+	struct nfs4_chan want = {65536, 65536, 4096, 16, STRESS_THREADS}, got;
+
+	CU_ASSERT_EQUAL_FATAL(nfs4_exchange_id(x.st, "verifier", "c41", 3, 0, 0, &id, &seq, &flags),
+			      NFS4_OK);
+	CU_ASSERT_EQUAL_FATAL(nfs4_create_session(x.st, id, seq, 0, &want, x.sid, &got), NFS4_OK);
+	x.clientid = o.clientid = id;
+	CU_ASSERT_EQUAL(nfs4_open_begin(x.st, &o), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_open_finish(x.st, &o, &x.f, OPEN4_SHARE_ACCESS_READ, 0, NFS4_OK, "fh",
+					 2, &x.open_sid, &confirm),
+			NFS4_OK);
+	for (int i = 0; i < STRESS_THREADS; i++)
+		pthread_create(&t[i], NULL, stress_io, &x);
+	pthread_create(&t[STRESS_THREADS], NULL, stress_state, &x);
+	for (int i = 0; i <= STRESS_THREADS; i++)
+		pthread_join(t[i], NULL);
+	CU_ASSERT_EQUAL(atomic_load(&x.errors), 0);
+	nfs4_state_destroy(x.st);
+}
+
 int twinfs_register_tests(void)
 {
 	CU_pSuite s = CU_add_suite("nfs4_state", NULL, NULL);
@@ -334,5 +418,6 @@ int twinfs_register_tests(void)
 	CU_add_test(s, "byte-range locks", test_locks);
 	CU_add_test(s, "4.1 slots and clients", test_slots);
 	CU_add_test(s, "client records and grace", test_recovery);
+	CU_add_test(s, "concurrent slots, I/O checks and opens", test_concurrency);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
