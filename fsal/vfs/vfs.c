@@ -538,9 +538,14 @@ static int vfs_setattr(struct fsal_export *exp, const struct fsal_cred *cred,
 
 /* --- lookup and access ----------------------------------------------------------- */
 
-static int vfs_lookup(struct fsal_export *exp, const struct fsal_cred *cred,
-		      const struct fsal_key *dir, const char *name, struct fsal_key *out)
+/* The key of dir/name and, when attr is not NULL, the object's attributes: from
+ * fstatat on the name, not from the object opened by its handle, so nothing is
+ * opened or cached per entry of a large listing (READDIRPLUS). */
+static int vfs__lookup(struct fsal_export *exp, const struct fsal_cred *cred,
+		       const struct fsal_key *dir, const char *name, struct fsal_key *out,
+		       struct fsal_attr *attr)
 {
+	struct stat st;
 	int fd;
 	int rc = fsal__check_name(name, true);
 
@@ -553,34 +558,25 @@ static int vfs_lookup(struct fsal_export *exp, const struct fsal_cred *cred,
 	if (rc)
 		return rc;
 	rc = vfs__name_key(exp, fd, name, out);
+	if (!rc && attr && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	if (!rc && attr)
+		vfs__attr(exp, &st, attr);
 	vfs__put(fd);
 	return rc;
 }
 
-/* The attributes come from fstatat on the name, not from the object opened by
- * its handle: nothing is opened or cached per entry of a large listing. */
+static int vfs_lookup(struct fsal_export *exp, const struct fsal_cred *cred,
+		      const struct fsal_key *dir, const char *name, struct fsal_key *out)
+{
+	return vfs__lookup(exp, cred, dir, name, out, NULL);
+}
+
 static int vfs_lookup_attr(struct fsal_export *exp, const struct fsal_cred *cred,
 			   const struct fsal_key *dir, const char *name, struct fsal_key *out,
 			   struct fsal_attr *attr)
 {
-	struct stat st;
-	int fd;
-	int rc = fsal__check_name(name, true);
-
-	if (rc)
-		return rc;
-	if (strcmp(name, "..") == 0 && fsal_key_eq(dir, &exp->root))
-		name = ".";
-	rc = vfs__open_as(exp, cred, dir, &fd);
-	if (rc)
-		return rc;
-	rc = vfs__name_key(exp, fd, name, out);
-	if (!rc && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		rc = -errno;
-	if (!rc)
-		vfs__attr(exp, &st, attr);
-	vfs__put(fd);
-	return rc;
+	return vfs__lookup(exp, cred, dir, name, out, attr);
 }
 
 static int vfs_access(struct fsal_export *exp, const struct fsal_cred *cred,
