@@ -58,6 +58,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -338,16 +339,15 @@ static int op_readdirplus(struct client *c)
 	return n == RDP_ENTRIES ? 0 : -EIO;
 }
 
-static int op_write(struct client *c)
+/* The next sequential -b sized piece of the client's file, written or read. */
+static int seq_io(struct client *c, bool write)
 {
 	uint64_t len = c->run->o.iosize;
 	int rc;
 
-	if (c->pos >= c->data_bytes)
-		return OP_DONE;
 	if (len > c->data_bytes - c->pos)
 		len = c->data_bytes - c->pos;
-	rc = fs_pwrite(c, &c->data_f, c->pos, len);
+	rc = write ? fs_pwrite(c, &c->data_f, c->pos, len) : fs_pread(c, &c->data_f, c->pos, len);
 	if (rc < 0)
 		return rc;
 	if ((uint64_t)rc != len)
@@ -355,6 +355,13 @@ static int op_write(struct client *c)
 	c->pos += len;
 	c->bytes += len;
 	return 0;
+}
+
+static int op_write(struct client *c)
+{
+	if (c->pos >= c->data_bytes)
+		return OP_DONE;
+	return seq_io(c, true);
 }
 
 static int op_commit(struct client *c)
@@ -367,24 +374,12 @@ static int op_commit(struct client *c)
 /* Whole passes over the client's file until -t seconds have gone by. */
 static int op_read(struct client *c)
 {
-	uint64_t len = c->run->o.iosize;
-	int rc;
-
 	if (c->pos >= c->data_bytes) {
 		if (now_ns() >= c->run->deadline)
 			return OP_DONE;
 		c->pos = 0;
 	}
-	if (len > c->data_bytes - c->pos)
-		len = c->data_bytes - c->pos;
-	rc = fs_pread(c, &c->data_f, c->pos, len);
-	if (rc < 0)
-		return rc;
-	if ((uint64_t)rc != len)
-		return -EIO;
-	c->pos += len;
-	c->bytes += len;
-	return 0;
+	return seq_io(c, false);
 }
 
 static int op_randread(struct client *c)

@@ -152,12 +152,12 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 		 * that arrives once the reply is on its way must run again, not be
 		 * dropped as "in progress" with no reply left to answer it. */
 		drc_finish(drc, ent, NULL, 0);
-		if (dispatch_may_answer(ctx->srv) && ctx->tail)
-			rpc_req_reply_tail(ctx->rpc, d->encode, res, ctx->tail, ctx->tail_len);
-		else if (dispatch_may_answer(ctx->srv))
-			rpc_req_reply(ctx->rpc, d->encode, res);
-		else
+		if (!dispatch_may_answer(ctx->srv))
 			rpc_req_drop(ctx->rpc);
+		else if (ctx->tail)
+			rpc_req_reply_tail(ctx->rpc, d->encode, res, ctx->tail, ctx->tail_len);
+		else
+			rpc_req_reply(ctx->rpc, d->encode, res);
 		return;
 	}
 	size_t n = dispatch_encode(d->encode, res, buf, buflen);
