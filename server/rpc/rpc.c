@@ -92,6 +92,7 @@ static void ep_release(struct ep_item *it)
 struct listener {
 	struct ep_item ep;
 	int fd;
+	unsigned index;
 };
 
 struct conn {
@@ -494,11 +495,12 @@ static size_t put_accepted(uint8_t *p, uint32_t xid, uint32_t stat)
 	return 28;
 }
 
-/* Sends a reply built in p with room for its record mark in the first 4 bytes. */
-static void send_small(struct rpc_req *r, uint8_t *p, size_t len)
+static void send_small(struct rpc_req *r, const uint8_t *p, size_t len)
 {
-	put32(p, 0x80000000u | (uint32_t)(len - 4));
-	struct iovec iov = {.iov_base = p, .iov_len = len};
+	uint8_t buf[64];
+	memcpy(buf, p, len);
+	put32(buf, 0x80000000u | (uint32_t)(len - 4));
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
 	conn_send(r->c, &iov, 1);
 }
 
@@ -665,6 +667,7 @@ int rpc_server_start(const struct rpc_params *p, struct rpc_server **out)
 		}
 		l->ep.kind = EP_LISTENER;
 		l->fd = fd;
+		l->index = i;
 		s->nlisten++;
 		struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT, .data.ptr = l};
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
