@@ -556,7 +556,7 @@ int drc_record_decode(const uint8_t *buf, size_t len, struct drc_record *r, size
 {
 	if (len < DRC_RECORD_HEADER + 8 || memcmp(buf, DRC_MAGIC, 4) != 0 ||
 	    buf[4] != DRC_VERSION || buf[5] > DRC_REPLIED ||
-	    (buf[6] != AF_INET && buf[6] != AF_INET6))
+	    (buf[6] != AF_INET && buf[6] != AF_INET6 && buf[6] != DRC_FAMILY_SLOT))
 		return -EBADMSG;
 	uint32_t rlen = get32(buf + 64);
 	if (rlen > DRC_DEFAULT_MAX_REPLY_SIZE || len < DRC_RECORD_HEADER + (size_t)rlen + 8)
@@ -611,6 +611,20 @@ int drc_load(struct drc *d, const struct drc_record *r)
 	drc_ring_push(d, e);
 	drc__read_unlock();
 	return 0;
+}
+
+bool drc_lookup(struct drc *d, const struct drc_key *k, void *buf, size_t buflen, size_t *len)
+{
+	uint64_t hash = drc_key_hash(k), now = drc_now(d);
+	struct cds_lfht_iter it;
+
+	urcu_bp_read_lock();
+	cds_lfht_lookup(d->ht, hash, drc_match, k, &it);
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+	bool hit = node && drc_existing(d, caa_container_of(node, struct drc_entry, node), now, buf,
+					buflen, len) == DRC_REPLAY;
+	drc__read_unlock();
+	return hit;
 }
 
 /* The slot holding k, or (when absent and `free_slot`) the slot to use for

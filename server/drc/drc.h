@@ -36,7 +36,10 @@ struct drc;
 struct drc_entry;
 
 struct drc_key {
-	uint8_t family; /* AF_INET or AF_INET6 (IPv4-mapped IPv6 is stored as AF_INET) */
+	/* AF_INET or AF_INET6 (IPv4-mapped IPv6 is stored as AF_INET); or
+	 * DRC_FAMILY_SLOT: an NFSv4.1 session slot's reply (RFC 8881 §2.10.6), addr =
+	 * the session id, xid = the slot, cksum = the sequence id */
+	uint8_t family;
 	uint8_t addr[16];
 	uint32_t xid;
 	uint32_t prog;
@@ -44,6 +47,8 @@ struct drc_key {
 	uint32_t proc;
 	uint64_t cksum; /* of the call's arguments */
 };
+
+#define DRC_FAMILY_SLOT 0xf1
 
 enum drc_state {
 	DRC_RECEIVED = 0,
@@ -154,9 +159,14 @@ int drc_record_encode(const struct drc_record *r, uint8_t *buf, size_t buflen);
 /* 0, or -EBADMSG for a truncated, corrupted or unknown record. r->reply points
  * into buf. *used gets the record's length. */
 int drc_record_decode(const uint8_t *buf, size_t len, struct drc_record *r, size_t *used);
-/* Loads a mirrored entry (taking over): a REPLIED record with its reply, so the
- * partner's clients get their replays here. 0, -EEXIST, -EINVAL or -ENOMEM. */
+/* Puts a REPLIED record with its reply in the table, whether admitting or not: a
+ * mirrored entry (a standby, so that the partner's clients get their replays
+ * here after a takeover), or a reply a protocol keeps under a key of its own (a
+ * 4.1 slot). 0, -EEXIST, -EINVAL or -ENOMEM. */
 int drc_load(struct drc *d, const struct drc_record *r);
+/* A REPLIED entry's saved reply, copied into buf (at most buflen); false when
+ * there is none (never saved, evicted or aged out). Inserts nothing. */
+bool drc_lookup(struct drc *d, const struct drc_key *k, void *buf, size_t buflen, size_t *len);
 
 /*
  * Intents: the partner's non-idempotent calls in flight. The serving node

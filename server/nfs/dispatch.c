@@ -112,6 +112,34 @@ static void dispatch_mirror(struct server *srv, const struct drc_key *key, enum 
 	srv->mirror_record(srv, &r);
 }
 
+void dispatch_nonidempotent(struct req_ctx *ctx)
+{
+	if (ctx->flags & PROC_NONIDEMPOTENT)
+		return;
+	ctx->flags |= PROC_NONIDEMPOTENT;
+	if (!ctx->ent)
+		return;
+	ctx->maybe_done = drc_intent_take(ctx->drc, ctx->key);
+	dispatch_mirror(ctx->srv, ctx->key, DRC_EXECUTING, NULL, 0);
+}
+
+bool dispatch_keep_reply(struct req_ctx *ctx, const struct drc_key *key, const uint8_t *reply,
+			 size_t len)
+{
+	struct drc_record r = {
+	    .key = *key, .state = DRC_REPLIED, .reply_len = (uint32_t)len, .reply = reply};
+	if (!ctx->drc || drc_load(ctx->drc, &r) < 0)
+		return false;
+	dispatch_mirror(ctx->srv, key, DRC_REPLIED, reply, len);
+	return true;
+}
+
+bool dispatch_kept_reply(struct req_ctx *ctx, const struct drc_key *key, void *buf, size_t buflen,
+			 size_t *len)
+{
+	return ctx->drc && drc_lookup(ctx->drc, key, buf, buflen, len);
+}
+
 bool dispatch_may_answer(struct server *srv)
 {
 	uint64_t until = atomic_load_explicit(&srv->answer_until, memory_order_relaxed);
@@ -135,19 +163,22 @@ static bool dispatch_lose_reply(struct server *srv)
 
 /* Runs the handler and replies; a non-idempotent reply is saved in the table first,
  * so a retransmission that arrives once the client has it finds it there. */
-static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct drc *drc,
-			 struct drc_entry *ent, const struct drc_key *key, void *args, void *res,
+static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, void *args, void *res,
 			 uint8_t *buf, size_t buflen)
 {
+	struct drc *drc = ctx->drc;
+	struct drc_entry *ent = ctx->ent;
+
 	d->handler(ctx, args, res);
-	if ((d->flags & PROC_NONIDEMPOTENT) && atomic_load(&ctx->srv->crash_after_execute)) {
+	bool nonidem = ctx->flags & PROC_NONIDEMPOTENT;
+	if (nonidem && atomic_load(&ctx->srv->crash_after_execute)) {
 		/* twinctl inject crash-after-execute: die between the execution and the
 		 * mirroring of its reply, the window the intents cover (tests). */
 		log_warn("crashing after executing %s (twinctl inject crash-after-execute)",
 			 d->name);
 		raise(SIGKILL);
 	}
-	if (!(d->flags & PROC_NONIDEMPOTENT) || !ent) {
+	if (!nonidem || !ent) {
 		/* Forget an idempotent call before its reply goes out: a retransmission
 		 * that arrives once the reply is on its way must run again, not be
 		 * dropped as "in progress" with no reply left to answer it. */
@@ -163,7 +194,7 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, struct 
 	size_t n = dispatch_encode(d->encode, res, buf, buflen);
 	drc_finish(drc, ent, n ? buf : NULL, n);
 	if (n) {
-		dispatch_mirror(ctx->srv, key, DRC_REPLIED, buf, n);
+		dispatch_mirror(ctx->srv, ctx->key, DRC_REPLIED, buf, n);
 		/* The lease may have run out while this call executed (a frozen node):
 		 * the partner serves now, and its mirror answers the retransmission. */
 		if (dispatch_lose_reply(ctx->srv) || !dispatch_may_answer(ctx->srv)) {
@@ -237,7 +268,7 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 		rpc_req_drop(req);
 		return;
 	}
-	ctx.flags = d->flags;
+	ctx.flags = d->flags & ~PROC_NONIDEMPOTENT; /* dispatch_nonidempotent sets it */
 	arena.used = 0;
 	arena.chunks = NULL;
 	memset(args, 0, d->argsize);
@@ -245,11 +276,12 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	if (!rpc_req_decode(req, d->decode, args))
 		rpc_req_err_garbage(req);
 	else if (dispatch_admit(drc, d, req, &ent, &key, saved, sizeof(saved))) {
-		if (ent && (d->flags & PROC_NONIDEMPOTENT)) {
-			ctx.maybe_done = drc_intent_take(drc, &key);
-			dispatch_mirror(srv, &key, DRC_EXECUTING, NULL, 0);
-		}
-		dispatch_run(&ctx, d, drc, ent, &key, args, res, saved, sizeof(saved));
+		ctx.drc = drc;
+		ctx.ent = ent;
+		ctx.key = &key;
+		if (d->flags & PROC_NONIDEMPOTENT)
+			dispatch_nonidempotent(&ctx);
+		dispatch_run(&ctx, d, args, res, saved, sizeof(saved));
 	}
 	xdr_free(d->decode, args);
 	arena_release(&arena);

@@ -18,6 +18,8 @@
 
 struct server;
 struct drc;
+struct drc_entry;
+struct drc_key;
 
 /* Per-procedure policy flags. */
 enum {
@@ -65,7 +67,26 @@ struct req_ctx {
 	 * idempotent procedures only, as a saved reply must be one piece */
 	const void *tail;
 	size_t tail_len;
+	/* the call's entry in the request table (NULL: not tracked) */
+	struct drc *drc;
+	struct drc_entry *ent;
+	const struct drc_key *key;
 };
+
+/* The call turns out to be non-idempotent once decoded (a 4.0 COMPOUND with a
+ * CREATE): from here on it is treated as if its table entry said so, before it
+ * changes anything. Its intent goes to the partner now, and its reply is saved
+ * and mirrored, so a retransmission gets that reply rather than running it again. */
+void dispatch_nonidempotent(struct req_ctx *ctx);
+
+/* A reply a protocol keeps under a key of its own (a 4.1 session slot, RFC 8881
+ * §2.10.6): saved in the request table and mirrored to the partner like every
+ * saved reply. False when it is not kept (no table, too large). */
+bool dispatch_keep_reply(struct req_ctx *ctx, const struct drc_key *key, const uint8_t *reply,
+			 size_t len);
+/* Such a kept reply, copied into buf; false when there is none. */
+bool dispatch_kept_reply(struct req_ctx *ctx, const struct drc_key *key, void *buf, size_t buflen,
+			 size_t *len);
 
 typedef void (*proc_handler_fn)(struct req_ctx *ctx, void *args, void *res);
 

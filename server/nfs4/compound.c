@@ -19,10 +19,16 @@
  * so the loop writes every status in one place. Results live in the request's
  * arena; nothing here mallocs per operation.
  *
- * The request table (server/drc): COMPOUND is not flagged non-idempotent, so the
- * NFSv3 XID cache never saves its reply (a 4.0 OPEN or LOCK is protected by its
- * owner's seqid, a 4.1 call by its session slot, RFC 8881 §2.10.6); the entry only
- * marks the call as in flight for a drain.
+ * The request table (server/drc) holds every reply that a retransmission must
+ * get again, and mirrors it to the partner:
+ *   - 4.1: a slot's reply (when the client asked, sa_cachethis) under a key of
+ *     session, slot and sequence id (RFC 8881 §2.10.6); the slot itself keeps
+ *     only its sequence id and whether a reply was saved;
+ *   - 4.0: COMPOUND is not flagged non-idempotent, but one that runs an
+ *     OP4_NONIDEMPOTENT operation (CREATE, LINK, REMOVE, RENAME) becomes so
+ *     before that operation runs, and its reply is saved by XID as for NFSv3.
+ *     OPEN, LOCK and the other seqid operations also have their owner's reply
+ *     (RFC 7530 §9.1.9), which answers a retransmission on a new XID.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +36,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/drc/drc.h"
 #include "server/log/log.h"
 #include "server/nfs4/compound.h"
 #include "server/nfs4/nfs4_int.h"
@@ -61,6 +68,7 @@ struct nfs4_opdesc {
 #define NS   OP4_NO_SESSION
 #define V40  OP4_ONLY_V40
 #define SOLE OP4_SOLE
+#define NI   OP4_NONIDEMPOTENT
 
 #define OPA(op, fn, args, fl, mm) [OP_##op] = {#op, fn, (xdrproc_t)xdr_##args, (fl), (mm)}
 #define OPV(op, fn, fl, mm)	  [OP_##op] = {#op, fn, NULL, (fl), (mm)}
@@ -69,12 +77,12 @@ static const struct nfs4_opdesc nfs4_ops[OP_REMOVEXATTR + 1] = {
     OPA(ACCESS, nfs4_op_access, ACCESS4args, FH, 0),
     OPA(CLOSE, nfs4_op_close, CLOSE4args, FH, 0),
     OPA(COMMIT, nfs4_op_commit, COMMIT4args, FH, 0),
-    OPA(CREATE, nfs4_op_create, CREATE4args, FH | MOD, 0),
+    OPA(CREATE, nfs4_op_create, CREATE4args, FH | MOD | NI, 0),
     OPA(DELEGPURGE, NULL, DELEGPURGE4args, 0, 0),
     OPA(DELEGRETURN, nfs4_op_delegreturn, DELEGRETURN4args, FH, 0),
     OPA(GETATTR, nfs4_op_getattr, GETATTR4args, FH, 0),
     OPV(GETFH, nfs4_op_getfh, FH, 0),
-    OPA(LINK, nfs4_op_link, LINK4args, FH | MOD, 0),
+    OPA(LINK, nfs4_op_link, LINK4args, FH | MOD | NI, 0),
     OPA(LOCK, nfs4_op_lock, LOCK4args, FH, 0),
     OPA(LOCKT, nfs4_op_lockt, LOCKT4args, FH, 0),
     OPA(LOCKU, nfs4_op_locku, LOCKU4args, FH, 0),
@@ -91,8 +99,8 @@ static const struct nfs4_opdesc nfs4_ops[OP_REMOVEXATTR + 1] = {
     OPA(READ, nfs4_op_read, READ4args, FH, 0),
     OPA(READDIR, nfs4_op_readdir, READDIR4args, FH, 0),
     OPV(READLINK, nfs4_op_readlink, FH, 0),
-    OPA(REMOVE, nfs4_op_remove, REMOVE4args, FH | MOD, 0),
-    OPA(RENAME, nfs4_op_rename, RENAME4args, FH | MOD, 0),
+    OPA(REMOVE, nfs4_op_remove, REMOVE4args, FH | MOD | NI, 0),
+    OPA(RENAME, nfs4_op_rename, RENAME4args, FH | MOD | NI, 0),
     OPA(RENEW, nfs4_op_renew, RENEW4args, V40, 0),
     OPV(RESTOREFH, nfs4_op_restorefh, 0, 0),
     OPV(SAVEFH, nfs4_op_savefh, FH, 0),
@@ -303,6 +311,8 @@ static nfsstat4 nfs4_run_op(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4
 		return NFS4ERR_NOFILEHANDLE;
 	if ((d->flags & OP4_MODIFIES) && c->cur.kind != FH4_NONE && c->cur.acc != EXPORT_RW)
 		return NFS4ERR_ROFS;
+	if ((d->flags & OP4_NONIDEMPOTENT) && c->minor == 0)
+		dispatch_nonidempotent(c->ctx);
 	return d->fn(c, arg, res);
 }
 
@@ -343,7 +353,7 @@ static void nfs4_loop(struct nfs4_compound *c, struct nfs4_args *a, COMPOUND4res
 		nfs4_status_into(res, st);
 		r->resarray.resarray_len = c->opidx + 1;
 		r->status = st;
-		if (st != NFS4_OK || nfs4_seq_replay(c->seq, NULL, NULL))
+		if (st != NFS4_OK || nfs4_seq_replay(c->seq))
 			break;
 	}
 }
@@ -392,22 +402,62 @@ static void nfs4_null(struct req_ctx *ctx, void *args, void *res)
 	(void)res;
 }
 
-/* A 4.1 reply is saved in its slot (when the client asked, sa_cachethis) before
- * it goes out, so a retransmission on the same slot and sequence gets it. */
-static void nfs4_slot_save(struct nfs4_compound *c, struct nfs4_res *res)
+/* The request table's key of the slot and sequence id that SEQUENCE claimed. */
+static void nfs4_slot_key(const struct nfs4_args *a, struct drc_key *k)
 {
-	uint8_t *buf = NULL;
-	size_t len = 0;
+	const SEQUENCE4args *s = &a->ops[0].nfs_argop4_u.opsequence;
+	memset(k, 0, sizeof(*k));
+	k->family = DRC_FAMILY_SLOT;
+	memcpy(k->addr, s->sa_sessionid, NFS4_SESSIONID_SIZE);
+	k->xid = s->sa_slotid;
+	k->prog = NFS4_PROGRAM;
+	k->vers = NFS4_VERSION;
+	k->proc = 1; /* COMPOUND */
+	k->cksum = s->sa_sequenceid;
+}
+
+/* A 4.1 reply is saved for its slot (when the client asked, sa_cachethis) before
+ * it goes out, so a retransmission on the same slot and sequence gets it; it is
+ * then sent as saved rather than encoded twice. True when saved. */
+static bool nfs4_slot_save(struct nfs4_compound *c, const struct nfs4_args *a, struct nfs4_res *res)
+{
 	u_int max =
 	    c->max_resp_cached < NFS4_MAX_RESP_CACHED ? c->max_resp_cached : NFS4_MAX_RESP_CACHED;
-	if (nfs4_seq_wants_cache(c->seq) && max && (buf = malloc(max))) {
-		XDR xdrs;
-		xdrmem_ncreate(&xdrs, (char *)buf, max, XDR_ENCODE);
-		if (xdr_COMPOUND4res(&xdrs, &res->r))
-			len = XDR_GETPOS(&xdrs);
-		XDR_DESTROY(&xdrs);
+	uint8_t *buf;
+	if (!nfs4_seq_wants_cache(c->seq) || !max || !(buf = arena_alloc_raw(c->ctx->arena, max)))
+		return false;
+	XDR xdrs;
+	size_t len = 0;
+	xdrmem_ncreate(&xdrs, (char *)buf, max, XDR_ENCODE);
+	if (xdr_COMPOUND4res(&xdrs, &res->r))
+		len = XDR_GETPOS(&xdrs);
+	XDR_DESTROY(&xdrs);
+	struct drc_key k;
+	nfs4_slot_key(a, &k);
+	if (!len || !dispatch_keep_reply(c->ctx, &k, buf, len))
+		return false;
+	res->raw = buf;
+	res->rawlen = len;
+	return true;
+}
+
+/* A retransmission on a slot: its saved reply, or RETRY_UNCACHED_REP when the
+ * table no longer has it (evicted by count, bytes or age). */
+static void nfs4_slot_replay(struct nfs4_compound *c, const struct nfs4_args *a,
+			     struct nfs4_res *res)
+{
+	struct drc_key k;
+	size_t len = 0;
+	uint8_t *buf = arena_alloc_raw(c->ctx->arena, NFS4_MAX_RESP_CACHED);
+	nfs4_slot_key(a, &k);
+	if (buf && dispatch_kept_reply(c->ctx, &k, buf, NFS4_MAX_RESP_CACHED, &len)) {
+		res->raw = buf;
+		res->rawlen = len;
+		return;
 	}
-	nfs4_seq_end(c->n4->state, c->seq, buf, len); /* takes buf */
+	res->r.status = NFS4ERR_RETRY_UNCACHED_REP;
+	res->r.resarray.resarray_len = 1;
+	nfs4_status_into(&res->r.resarray.resarray_val[0], NFS4ERR_RETRY_UNCACHED_REP);
 }
 
 static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
@@ -436,20 +486,14 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 		}
 	}
 	if (c.seq) {
-		const uint8_t *raw;
-		size_t len;
-		if (nfs4_seq_replay(c.seq, &raw, &len)) {
-			/* copied: the slot's next call may replace it before we send */
-			uint8_t *copy = arena_alloc_raw(ctx->arena, len ? len : 1);
-			if (copy) {
-				memcpy(copy, raw, len);
-				res->raw = copy;
-				res->rawlen = len;
-			}
+		bool saved = false;
+		if (nfs4_seq_replay(c.seq)) {
+			nfs4_slot_replay(&c, a, res);
 		} else {
 			nfs4_reply_fit(&c, &res->r);
+			saved = nfs4_slot_save(&c, a, res);
 		}
-		nfs4_slot_save(&c, res);
+		nfs4_seq_end(c.n4->state, c.seq, saved);
 	}
 }
 

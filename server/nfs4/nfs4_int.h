@@ -23,10 +23,9 @@ struct nfs4_seq;
 
 /* COMPOUND's bounds (RFC 8881 §2.10.6.4: the session's ca_maxoperations; 4.0 has
  * no negotiation, so the same number answers NFS4ERR_RESOURCE). */
-#define NFS4_MAX_OPS	     128
-#define NFS4_MAX_TAG	     1024
-#define NFS4_MAX_RESP_SIZE   (1049600u + 4096u)
-#define NFS4_MAX_RESP_CACHED 16384u
+#define NFS4_MAX_OPS	   128
+#define NFS4_MAX_TAG	   1024
+#define NFS4_MAX_RESP_SIZE (1049600u + 4096u)
 
 /* The lease thread (ops_client.c): expires clients, rewrites the records. */
 struct nfs4_reaper {
@@ -89,6 +88,9 @@ enum {
 	OP4_ONLY_V40 = 1u << 3,	  /* NOTSUPP in 4.1 and later */
 	OP4_SOLE = 1u << 4,	  /* 4.1: first without SEQUENCE, it must be the only op */
 	OP4_SEQUENCE = 1u << 5,	  /* 4.1: opens a COMPOUND, and only there */
+	/* 4.0: running it twice is not running it once (a retransmitted CREATE
+	 * would answer EXIST): the COMPOUND's reply goes into the XID request table */
+	OP4_NONIDEMPOTENT = 1u << 6,
 };
 
 typedef nfsstat4 (*nfs4_op_fn)(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res);
@@ -114,6 +116,9 @@ nfsstat4 nfs4_err(int rc, bool fh_ctx);
 /* ops_client.c: the current client's owner id recorded as confirmed (before the
  * confirmation is answered), and whether it may reclaim in this grace period */
 nfsstat4 nfs4_record_client(struct nfs4_compound *c, uint64_t clientid);
+/* The client opens on this export: on stable storage before the OPEN is answered,
+ * so that a grace period after a crash covers the export. */
+nfsstat4 nfs4_record_export(struct nfs4_compound *c, uint64_t clientid, uint32_t export_id);
 bool nfs4_may_reclaim(struct nfs4_compound *c, uint64_t clientid);
 
 /* ops_open.c: the special current stateid (seqid 1, other 0) resolved */

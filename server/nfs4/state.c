@@ -105,8 +105,6 @@ struct nfs4_seq {
 	struct session *ss;
 	uint32_t seqid;
 	bool busy, replaying, cachethis, cached;
-	uint8_t *reply;
-	size_t len;
 };
 
 struct session {
@@ -402,8 +400,6 @@ static void session_unhash(struct nfs4_state *st, struct session *ss)
 
 static void session_free(struct session *ss)
 {
-	for (uint32_t i = 0; i < ss->nslots; i++)
-		free(ss->slots[i].reply);
 	pthread_mutex_destroy(&ss->lock);
 	free(ss);
 }
@@ -705,7 +701,7 @@ static void chan_negotiate(const struct nfs4_chan *w, struct nfs4_chan *g)
 {
 	g->maxreq = clamp(w->maxreq, 256, 1049600 + 8192);
 	g->maxresp = clamp(w->maxresp, 256, 1049600 + 8192);
-	g->maxresp_cached = clamp(w->maxresp_cached, 0, 16384);
+	g->maxresp_cached = clamp(w->maxresp_cached, 0, NFS4_MAX_RESP_CACHED);
 	g->maxops = clamp(w->maxops, 1, 128);
 	g->maxreqs = clamp(w->maxreqs, 1, 64);
 }
@@ -909,15 +905,9 @@ nfsstat4 nfs4_seq_begin(struct nfs4_state *st, const char sessionid[16], uint32_
 	return status;
 }
 
-bool nfs4_seq_replay(const struct nfs4_seq *s, const uint8_t **raw, size_t *len)
+bool nfs4_seq_replay(const struct nfs4_seq *s)
 {
-	if (!s || !s->replaying)
-		return false;
-	if (raw)
-		*raw = s->reply;
-	if (len)
-		*len = s->len;
-	return true;
+	return s && s->replaying;
 }
 
 bool nfs4_seq_wants_cache(const struct nfs4_seq *s)
@@ -925,28 +915,19 @@ bool nfs4_seq_wants_cache(const struct nfs4_seq *s)
 	return s && !s->replaying && s->cachethis;
 }
 
-void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, uint8_t *reply, size_t len)
+void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, bool saved)
 {
 	struct session *ss = s->ss;
-	uint8_t *old = NULL;
 	pthread_rwlock_rdlock(&st->lock);
 	pthread_mutex_lock(&ss->lock);
-	if (!s->replaying) {
-		old = s->reply;
-		s->reply = len ? reply : NULL;
-		s->len = len;
-		s->cached = len > 0;
-		if (len)
-			reply = NULL;
-	}
+	if (!s->replaying)
+		s->cached = saved;
 	s->busy = false;
 	s->replaying = false;
 	/* destroyed while this slot was in use: the last one out frees it */
 	bool gone = --ss->busy == 0 && !ss->cl;
 	pthread_mutex_unlock(&ss->lock);
 	pthread_rwlock_unlock(&st->lock);
-	free(old);
-	free(reply);
 	if (gone)
 		session_free(ss);
 }

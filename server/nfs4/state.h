@@ -90,16 +90,21 @@ struct nfs4_seq_out {
 	uint32_t maxops;
 	uint32_t status_flags;
 };
-/* SEQUENCE: claims the slot. A retransmission (same seqid) gives a struct
- * nfs4_seq for which nfs4_seq_replay() is true, or RETRY_UNCACHED_REP. */
+/* What a slot's saved reply may hold (ca_maxresponsesize_cached): the reply lives
+ * in the request table (server/drc, DRC_DEFAULT_MAX_REPLY_SIZE), not here. */
+#define NFS4_MAX_RESP_CACHED 4096u
+
+/* SEQUENCE: claims the slot. A retransmission (same seqid) of a call whose reply
+ * was saved gives a struct nfs4_seq for which nfs4_seq_replay() is true; of one
+ * whose reply was not, RETRY_UNCACHED_REP. */
 nfsstat4 nfs4_seq_begin(struct nfs4_state *st, const char sessionid[16], uint32_t seqid,
 			uint32_t slot, bool cachethis, struct nfs4_seq **out,
 			struct nfs4_seq_out *info);
-/* The saved reply of a retransmission (raw, len may be NULL to only ask). */
-bool nfs4_seq_replay(const struct nfs4_seq *s, const uint8_t **raw, size_t *len);
+/* A retransmission: the caller answers with the saved reply. */
+bool nfs4_seq_replay(const struct nfs4_seq *s);
 bool nfs4_seq_wants_cache(const struct nfs4_seq *s);
-/* Releases the slot; keeps reply (malloc'd, may be NULL) as its saved reply. */
-void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, uint8_t *reply, size_t len);
+/* Releases the slot; `saved`: this call's reply was saved (for a retransmission). */
+void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, bool saved);
 
 /* ---- opens ---- */
 struct nfs4_owner_ref {

@@ -960,6 +960,55 @@ static void test_load_takeover(void)
 	drc_destroy(b);
 }
 
+/* An NFSv4.1 slot's reply (RFC 8881 §2.10.6) is kept under a key of session, slot
+ * and sequence id, even while the table refuses new calls, goes to the partner in
+ * a record like any other, and is found there after a takeover. */
+static void test_slot_reply(void)
+{
+	struct fake_clock ca, cb;
+	struct drc *a = new_table((struct drc_params){0}, &ca);
+	struct drc *b = new_table((struct drc_params){0}, &cb);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+	struct drc_key k = {.family = DRC_FAMILY_SLOT,
+			    .xid = 3,
+			    .prog = NFS_PROG,
+			    .vers = 4,
+			    .proc = 1,
+			    .cksum = 41};
+	memcpy(k.addr, "session-id-16byt", 16);
+	struct drc_key next = k;
+	next.cksum = 42;
+	uint8_t reply[100], buf[REPLY_BUF], rec[DRC_RECORD_MAX];
+	size_t len = 0;
+	memset(reply, 0x5a, sizeof(reply));
+
+	CU_ASSERT_FALSE(drc_lookup(a, &k, buf, sizeof(buf), &len));
+	drc_set_admitting(a, false); /* a draining node still finishes its calls */
+	struct drc_record r = {.key = k, .state = DRC_REPLIED, .reply_len = 100, .reply = reply};
+	CU_ASSERT_EQUAL(drc_load(a, &r), 0);
+	CU_ASSERT_TRUE(drc_lookup(a, &k, buf, sizeof(buf), &len));
+	CU_ASSERT_EQUAL(len, 100);
+	CU_ASSERT_EQUAL(memcmp(buf, reply, 100), 0);
+	CU_ASSERT_FALSE(drc_lookup(a, &next, buf, sizeof(buf), &len));
+	CU_ASSERT_EQUAL(stats(a).executing, 0);
+
+	int n = drc_record_encode(&r, rec, sizeof(rec));
+	struct drc_record out;
+	CU_ASSERT_FATAL(n > 0);
+	CU_ASSERT_EQUAL_FATAL(drc_record_decode(rec, (size_t)n, &out, NULL), 0);
+	check_same_record(&r, &out, __LINE__);
+	CU_ASSERT_EQUAL(drc_load(b, &out), 0);
+	len = 0;
+	CU_ASSERT_TRUE(drc_lookup(b, &k, buf, sizeof(buf), &len));
+	CU_ASSERT_EQUAL(len, 100);
+	/* aged out: no longer a replay */
+	clock_set(&cb, T0 + DRC_DEFAULT_AGE_MS + 1);
+	CU_ASSERT_FALSE(drc_lookup(b, &k, buf, sizeof(buf), &len));
+	drc_destroy(a);
+	drc_destroy(b);
+}
+
 /* ---- counters --------------------------------------------------------------- */
 
 struct expect_stats {
@@ -1344,6 +1393,7 @@ int twinfs_register_tests(void)
 	    {"every single-byte corruption is refused", test_record_corrupt},
 	    {"encode into a small buffer: -ENOSPC", test_record_nospace},
 	    {"drc_load: the partner's replies replayed here", test_load_takeover},
+	    {"an NFSv4.1 slot's reply: kept, mirrored, aged", test_slot_reply},
 	    {"counters over a scripted sequence", test_stats_script},
 	    {"drain, wait_idle, snapshot: nothing still executing", test_drain_then_snapshot},
 	    {"8 threads x 20000 mixed operations", test_stress},
