@@ -151,6 +151,7 @@ struct twinfs_config {
 	enum config_log_dest log_dest;	 /* log = stderr | syslog; default stderr */
 	enum config_log_level log_level; /* log_level = error|warn|info|debug; default info */
 	unsigned nfs4_lease;		 /* NFSv4 lease, seconds; default 90 */
+	char nfs4_recovery_dir[CONFIG_PATH_MAX]; /* "" = state_dir, or the lease's dir */
 
 	/* pair { } */
 	struct config_pair pair; /* enabled = false without the block */

@@ -109,6 +109,14 @@ static const struct config__key keys[CONFIG__NKEYS] = {
 			      .max = 3600, .def = "90",
 			      .help = "NFSv4 lease time in seconds: a client silent for longer "
 				      "loses its opens and locks."},
+    [CONFIG__K_NFS4_RECOVERY_DIR] = {"nfs4_recovery_dir", SRV(nfs4_recovery_dir),
+				     .type = CONFIG__T_PATH, .min = 1, .max = CONFIG_PATH_MAX - 1,
+				     .def = "", .flags = CONFIG__NONE_OK,
+				     .help = "Directory of the NFSv4 client records, from which "
+					     "a restarted node, or the partner after a takeover, "
+					     "lets those clients reclaim their opens and locks. "
+					     "Empty: state_dir; in a pair with a lease_path, the "
+					     "lease file's directory (the shared storage)."},
 
     [CONFIG__K_ID] = {"id", EXP(id), .type = CONFIG__T_UINT, .min = 1, .max = INT32_MAX,
 		      .flags = CONFIG__REQUIRED,

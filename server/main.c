@@ -268,6 +268,8 @@ static void ops_set_serving(void *arg, bool on)
 	atomic_store(&srv->serving, on);
 	if (srv->drc)
 		drc_set_admitting(srv->drc, on);
+	if (srv->nfs4)
+		nfs4_server_serving(srv->nfs4, on);
 }
 
 static int ops_drain(void *arg, uint32_t timeout_ms)

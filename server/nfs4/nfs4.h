@@ -8,6 +8,7 @@
 #ifndef TWINFS_SERVER_NFS4_NFS4_H
 #define TWINFS_SERVER_NFS4_NFS4_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "server/nfs/dispatch.h"
@@ -22,5 +23,11 @@ extern const struct prog_desc nfs4_program;
  * the environment overrides it, for tests). */
 int nfs4_server_create(struct server *srv, uint32_t lease_sec, struct nfs4_server **out);
 void nfs4_server_destroy(struct nfs4_server *n);
+/* A pair node starts or stops serving. Starting: clients of any earlier period
+ * of service are forgotten (a new epoch: they see a reboot) and the client records
+ * are read again, from the shared storage, for a grace period in which the
+ * partner's clients reclaim. Stopping: the records are no longer written, as the
+ * partner owns them. */
+void nfs4_server_serving(struct nfs4_server *n, bool on);
 
 #endif

@@ -8,6 +8,7 @@
 #define TWINFS_SERVER_NFS4_NFS4_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -44,6 +45,7 @@ struct nfs4_server {
 	uint8_t write_verf[8];
 	uint8_t server_owner[16]; /* EXCHANGE_ID's so_major_id and scope */
 	struct nfs4_reaper reaper;
+	_Atomic bool serving; /* a pair node: set by nfs4_server_serving */
 };
 
 /* A current or saved file handle. */

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "server/log/log.h"
 #include "server/nfs4/nfs4_int.h"
 #include "server/nfs4/pseudo.h"
@@ -228,6 +229,22 @@ nfsstat4 nfs4_record_client(struct nfs4_compound *c, uint64_t clientid)
 	return NFS4_OK;
 }
 
+nfsstat4 nfs4_record_export(struct nfs4_compound *c, uint64_t clientid, uint32_t export_id)
+{
+	unsigned char id[NFS4_OPAQUE_LIMIT];
+	size_t len = nfs4_client_owner(c->n4->state, clientid, id, sizeof(id));
+	if (!len || len > sizeof(id))
+		return NFS4_OK;
+	int rc = nfs4_recovery_add_export(c->n4->recovery, id, len, export_id);
+	if (rc < 0) {
+		/* state we could not record could not be reclaimed after a crash */
+		log_error("nfs4: cannot record a client's export in the state directory: %s",
+			  strerror(-rc));
+		return NFS4ERR_SERVERFAULT;
+	}
+	return NFS4_OK;
+}
+
 bool nfs4_may_reclaim(struct nfs4_compound *c, uint64_t clientid)
 {
 	unsigned char id[NFS4_OPAQUE_LIMIT];
@@ -284,6 +301,47 @@ static uint32_t lease_from_env(uint32_t lease_sec)
 	return lease_sec ? lease_sec : 90;
 }
 
+/* Where the client records live: nfs4_recovery_dir; else in a pair with a lease
+ * the lease file's directory, on the shared storage both nodes see; else
+ * state_dir. */
+static const char *recovery_dir(const struct twinfs_config *cfg, char *buf, size_t cap)
+{
+	const char *lease = cfg->pair.lease_path, *slash = strrchr(lease, '/');
+	if (cfg->nfs4_recovery_dir[0])
+		snprintf(buf, cap, "%s", cfg->nfs4_recovery_dir);
+	else if (cfg->pair.enabled && lease[0] && slash)
+		snprintf(buf, cap, "%.*s", slash == lease ? 1 : (int)(slash - lease), lease);
+	else
+		snprintf(buf, cap, "%s", cfg->state_dir);
+	return buf;
+}
+
+static void grace_said(struct nfs4_server *n)
+{
+	unsigned k = nfs4_recovery_previous(n->recovery);
+	if (k)
+		log_info("nfs4: grace period of %u s for %u client(s) of the last run to reclaim",
+			 nfs4_state_lease(n->state), k);
+}
+
+void nfs4_server_serving(struct nfs4_server *n, bool on)
+{
+	if (atomic_exchange(&n->serving, on) == on)
+		return; /* not a change: the clients keep their state */
+	if (!on) {
+		nfs4_recovery_release(n->recovery);
+		return;
+	}
+	unsigned k = nfs4_state_reset(n->state);
+	if (k)
+		log_info("nfs4: %u client(s) of an earlier period of service forgotten", k);
+	int rc = nfs4_recovery_reload(n->recovery);
+	if (rc < 0)
+		log_error("nfs4: cannot read the client records: %s; no grace period",
+			  strerror(-rc));
+	grace_said(n);
+}
+
 int nfs4_server_create(struct server *srv, uint32_t lease_sec, struct nfs4_server **out)
 {
 	struct nfs4_server *n = calloc(1, sizeof(*n));
@@ -294,11 +352,17 @@ int nfs4_server_create(struct server *srv, uint32_t lease_sec, struct nfs4_serve
 	int rc = nfs4_pseudo_build(srv->exports, &n->pseudo);
 	if (rc == 0)
 		rc = nfs4_state_create(&sp, &n->state);
+	char dir[CONFIG_PATH_MAX];
 	if (rc == 0)
-		rc = nfs4_recovery_open(srv->cfg.state_dir, sp.lease_sec, NULL, NULL, &n->recovery);
-	if (rc == 0 && nfs4_recovery_previous(n->recovery))
-		log_info("nfs4: grace period of %u s for %u client(s) of the last run to reclaim",
-			 sp.lease_sec, nfs4_recovery_previous(n->recovery));
+		rc = nfs4_recovery_open(recovery_dir(&srv->cfg, dir, sizeof(dir)), sp.lease_sec,
+					NULL, NULL, &n->recovery);
+	if (rc < 0)
+		log_error("nfs4: cannot read the client records in %s: %s", dir, strerror(-rc));
+	else if (srv->cfg.pair.enabled)
+		nfs4_recovery_release(n->recovery); /* until this node serves */
+	else
+		grace_said(n);
+	atomic_store(&n->serving, !srv->cfg.pair.enabled);
 	if (rc < 0) {
 		nfs4_server_destroy(n);
 		return rc;

@@ -157,7 +157,9 @@ static nfsstat4 open_fs(struct open_ctx *o, uint32_t access)
 	const open_claim4 *claim = &o->a->claim;
 	nfsstat4 st;
 
-	bool grace = nfs4_grace(c->n4->recovery);
+	/* grace holds only on the exports whose clients may come back (recovery.h) */
+	uint32_t exp = c->cur.kind == FH4_OBJ ? export_config(c->cur.obj.exp)->id : UINT32_MAX;
+	bool grace = nfs4_grace_on(c->n4->recovery, exp);
 	if (claim->claim == CLAIM_PREVIOUS) {
 		/* a reclaim after a restart: the current FH is the file (RFC 7530
 		 * §16.16.5), only in grace, only for a client of the last run */
@@ -321,6 +323,8 @@ nfsstat4 nfs4_op_open(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 			   c->cur.obj.ops->getattr(c->cur.obj.fs, &c->cur.obj.key, &before) == 0;
 	st = open_file(&o, &ow, access, &fid);
 	if (st == NFS4_OK)
+		st = nfs4_record_export(c, o.clientid, fid.exp);
+	if (st == NFS4_OK)
 		fhlen = (uint32_t)export_fh_encode(c->ctx->srv->exports, &o.obj, fh);
 	st = nfs4_open_finish(c->n4->state, &ow, &fid, access, a->share_deny, st, fh, fhlen,
 			      &ok->stateid, &confirm);
@@ -449,7 +453,7 @@ nfsstat4 nfs4_op_lock(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 	if (st == NFS4_OK)
 		st = cur_file(c, &fid);
 	/* reclaims only in grace, new locks only out of it (RFC 7530 §9.6.2) */
-	if (st == NFS4_OK && a->reclaim != nfs4_grace(c->n4->recovery))
+	if (st == NFS4_OK && a->reclaim != nfs4_grace_on(c->n4->recovery, fid.exp))
 		st = a->reclaim ? NFS4ERR_NO_GRACE : NFS4ERR_GRACE;
 	if (st == NFS4_OK && c->minor)
 		st = nfs4_reclaim_done(c->n4->state, c->clientid);

@@ -167,6 +167,18 @@ static uint64_t state_now(struct nfs4_state *st)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void state_new_epoch(struct nfs4_state *st)
+{
+	uint32_t old = st->epoch;
+	while (st->epoch == old) {
+		if (getrandom(&st->epoch, sizeof(st->epoch), 0) != sizeof(st->epoch))
+			st->epoch = old + (uint32_t)time(NULL);
+		st->epoch |= 1; /* never 0: the special stateids have an all-zero `other` */
+	}
+	/* clientids carry the epoch too: a client of an earlier instance is stale */
+	st->next_clientid = (uint64_t)st->epoch << 32 | 1;
+}
+
 int nfs4_state_create(const struct nfs4_state_params *p, struct nfs4_state **out)
 {
 	struct nfs4_state *st = calloc(1, sizeof(*st));
@@ -176,11 +188,7 @@ int nfs4_state_create(const struct nfs4_state_params *p, struct nfs4_state **out
 	st->lease_sec = p->lease_sec ? p->lease_sec : 90;
 	st->clock = p->clock;
 	st->clock_arg = p->clock_arg;
-	if (getrandom(&st->epoch, sizeof(st->epoch), 0) != sizeof(st->epoch))
-		st->epoch = (uint32_t)time(NULL);
-	st->epoch |= 1; /* never 0: the special stateids have an all-zero `other` */
-	/* clientids carry the epoch too: a client of an earlier instance is stale */
-	st->next_clientid = (uint64_t)st->epoch << 32 | 1;
+	state_new_epoch(st);
 	st->next_counter = 1;
 	*out = st;
 	return 0;
@@ -459,6 +467,22 @@ unsigned nfs4_state_reap(struct nfs4_state *st)
 			n++;
 		}
 	}
+	pthread_rwlock_unlock(&st->lock);
+	return n;
+}
+
+unsigned nfs4_state_reset(struct nfs4_state *st)
+{
+	unsigned n = 0;
+	pthread_rwlock_wrlock(&st->lock);
+	for (struct client *c = st->clients, *next; c; c = next) {
+		next = c->next;
+		if (!client_busy(c)) { /* a standby runs no call; never in use here */
+			client_free(st, c);
+			n++;
+		}
+	}
+	state_new_epoch(st);
 	pthread_rwlock_unlock(&st->lock);
 	return n;
 }

@@ -39,6 +39,10 @@ void nfs4_state_destroy(struct nfs4_state *st);
 uint32_t nfs4_state_lease(const struct nfs4_state *st);
 /* Frees every client whose lease ran out, with all its state; returns how many. */
 unsigned nfs4_state_reap(struct nfs4_state *st);
+/* Taking over the service: every client of an earlier period of service goes,
+ * and a new epoch makes their client ids and stateids stale, as after a reboot,
+ * so that clients reclaim. Returns how many went. */
+unsigned nfs4_state_reset(struct nfs4_state *st);
 unsigned nfs4_state_clients(struct nfs4_state *st);
 /* Changes whenever a confirmed client comes or goes (for the records on disk). */
 unsigned nfs4_state_generation(struct nfs4_state *st);

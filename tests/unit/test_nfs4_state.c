@@ -325,6 +325,81 @@ static void test_recovery(void)
 	rmdir(dir);
 }
 
+/* Grace holds only on the exports where the last run's clients had state; the
+ * records keep those exports across a rewrite; a released node writes nothing. */
+static void test_recovery_exports(void)
+{
+	char dir[] = "/tmp/twinfs-rec.XXXXXX", path[64];
+	struct nfs4_recovery *r;
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	fake_ms = 1000;
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "a", 1), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add_export(r, "a", 1, 7), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add_export(r, "a", 1, 7), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "b", 1), 0); /* confirmed, never opened */
+	nfs4_recovery_close(r);
+
+	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_previous(r), 2);
+	CU_ASSERT_TRUE(nfs4_grace_on(r, 7));
+	CU_ASSERT_FALSE(nfs4_grace_on(r, 8)); /* new opens there at once */
+	CU_ASSERT_TRUE(nfs4_recovery_may_reclaim(r, "b", 1));
+
+	/* a rewrite keeps each client's exports: z (in the state) opened on 3; a and
+	 * b have not come back but grace is on, so they stay */
+	struct nfs4_state_params p = {.lease_sec = 10, .clock = fake_clock};
+	struct nfs4_state *st = NULL;
+	CU_ASSERT_FATAL(nfs4_state_create(&p, &st) == 0);
+	client40(st, "z");
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "z", 1), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add_export(r, "z", 1, 3), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_sync(r, st), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_reload(r), 0); /* a takeover reads it again */
+	CU_ASSERT_EQUAL(nfs4_recovery_previous(r), 3);
+	CU_ASSERT_TRUE(nfs4_grace_on(r, 3));
+	CU_ASSERT_TRUE(nfs4_grace_on(r, 7));
+	CU_ASSERT_FALSE(nfs4_grace_on(r, 8));
+
+	/* a client on more exports than a record lists puts every export in grace */
+	for (uint32_t e = 100; e < 120; e++)
+		CU_ASSERT_EQUAL(nfs4_recovery_add_export(r, "m", 1, e), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_reload(r), 0);
+	CU_ASSERT_TRUE(nfs4_grace_on(r, 8));
+
+	/* released (the partner serves): nothing is written, no grace here */
+	nfs4_recovery_release(r);
+	CU_ASSERT_FALSE(nfs4_grace(r));
+	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "q", 1), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_add_export(r, "q", 1, 9), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_sync(r, st), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_reload(r), 0);
+	CU_ASSERT_EQUAL(nfs4_recovery_previous(r), 4); /* a, b, z, m; no q */
+	CU_ASSERT_FALSE(nfs4_recovery_may_reclaim(r, "q", 1));
+	nfs4_state_destroy(st);
+	nfs4_recovery_close(r);
+	snprintf(path, sizeof(path), "%s/nfs4_clients", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* A node that takes over forgets an earlier period's clients: their ids are
+ * stale (a new epoch), as after a reboot. */
+static void test_state_reset(void)
+{
+	struct nfs4_state_params p = {.lease_sec = 10, .clock = fake_clock};
+	struct nfs4_state *st = NULL;
+	CU_ASSERT_FATAL(nfs4_state_create(&p, &st) == 0);
+	uint64_t a = client40(st, "a");
+	CU_ASSERT_EQUAL(nfs4_renew(st, a), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_state_reset(st), 1);
+	CU_ASSERT_EQUAL(nfs4_renew(st, a), NFS4ERR_STALE_CLIENTID);
+	uint64_t b = client40(st, "a");
+	CU_ASSERT_NOT_EQUAL(b >> 32, a >> 32);
+	CU_ASSERT_EQUAL(nfs4_renew(st, b), NFS4_OK);
+	nfs4_state_destroy(st);
+}
+
 /* ---- concurrency (run under TSan too: build-tsan/tests/test_nfs4_state) ---- */
 
 #define STRESS_THREADS 4
@@ -416,6 +491,8 @@ int twinfs_register_tests(void)
 	CU_add_test(s, "byte-range locks", test_locks);
 	CU_add_test(s, "4.1 slots and clients", test_slots);
 	CU_add_test(s, "client records and grace", test_recovery);
+	CU_add_test(s, "grace per export; records kept, released", test_recovery_exports);
+	CU_add_test(s, "a takeover forgets an earlier period's clients", test_state_reset);
 	CU_add_test(s, "concurrent slots, I/O checks and opens", test_concurrency);
 	return CU_get_error() == CUE_SUCCESS ? 0 : -1;
 }
