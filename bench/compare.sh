@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # compare.sh [ROUNDS] [CLIENTS] — twinfsd and NFS-Ganesha side by side with bench/twload
-# (NFSv3, loopback, defaults 3 rounds and 8 clients; bench/compare is the same script).
+# (NFSv3, or NFSv4.0 with VERS=4; loopback; defaults 3 rounds and 8 clients; bench/compare is the same script).
 # CLIENTS may be a comma list (1,8,64), also given as the CLIENTS environment variable;
 # each count is a series of its own. Every workload runs on both servers in turn, twinfs
 # then Ganesha, then the local filesystem doing the same operations as plain syscalls
@@ -10,7 +10,10 @@
 # server CPU seconds per 1000 operations (utime+stime of the server during the timed
 # part, see twload -p), then each server's peak RSS (VmHWM) during that series.
 #
-# Environment: SECS (twload -t, default 10), MIB (twload -s, default 256),
+# Environment: VERS (3, default, or 4: NFSv4.0 through libnfs), WORKLOADS (a
+# space-separated subset; default all for v3, "getattr lookup create" for v4, as
+# libnfs cannot send v4 WRITEs above 3.5 KiB), SECS (twload -t, default 10), MIB
+# (twload -s, default 256),
 # TWINFSD (default build/server/twinfsd), TWLOAD (default build/bench/twload, else
 # build-bench/bench/twload), KEEP_RAW=1 prints every twload line too.
 # Ganesha comes from ../shared/tools/ganesha (scripts/deps.sh --bench installs it); if
@@ -27,7 +30,12 @@ done
 secs=${SECS:-10}
 mib=${MIB:-256}
 shared=${TWINFS_SHARED:-$root/../shared}
-workloads=(getattr lookup create readdirplus write read randread)
+vers=${VERS:-3}
+case "$vers" in 3) deflt="getattr lookup create readdirplus write read randread" ;;
+4) deflt="getattr lookup create" ;;
+*) echo "compare.sh: VERS must be 3 or 4" >&2; exit 2 ;;
+esac
+read -r -a workloads <<<"${WORKLOADS:-$deflt}"
 
 twinfsd=${TWINFSD:-$root/build/server/twinfsd}
 twload=${TWLOAD:-}
@@ -93,7 +101,8 @@ mkdir -p "$work/tw" "$work/state"
 	--state-dir "$work/state" --log-level warn 2>"$work/twinfsd.log" &
 tpid=$!
 wait_listen "$tport"
-turl="nfs://127.0.0.1$work/tw?version=3&nfsport=$tport&mountport=$((tport + 1))"
+mnt() { [ "$vers" = 3 ] && echo "&mountport=$1"; } # v4 has no MOUNT protocol
+turl="nfs://127.0.0.1$work/tw?version=$vers&nfsport=$tport$(mnt $((tport + 1)))"
 
 if [ "$have_ganesha" = 1 ]; then
 	gport=$(free_port)
@@ -102,7 +111,7 @@ if [ "$have_ganesha" = 1 ]; then
 		-m "$((gport + 1))" -l "$((gport + 2))" -q "$((gport + 3))" -e "$work/g" -F)
 	gstarted=1
 	wait_listen "$gport"
-	gurl="nfs://127.0.0.1/export?version=3&nfsport=$gport&mountport=$((gport + 1))"
+	gurl="nfs://127.0.0.1/export?version=$vers&nfsport=$gport$(mnt $((gport + 1)))"
 fi
 
 mkdir -p "$work/local"
@@ -123,7 +132,7 @@ run() {
 	echo "server=$1 $line" >>"$work/results"
 }
 
-cmd="bench/$(basename "$0") $rounds $clients_arg (SECS=$secs MIB=$mib)"
+cmd="bench/$(basename "$0") $rounds $clients_arg (VERS=$vers SECS=$secs MIB=$mib${WORKLOADS:+ WORKLOADS=\"$WORKLOADS\"})"
 : >"$work/hwm"
 for n in "${client_counts[@]}"; do
 	hwm_reset "$tpid"
@@ -143,7 +152,7 @@ for n in "${client_counts[@]}"; do
 	echo "$n $(hwm_kib "$tpid") $ghwm" >>"$work/hwm"
 done
 
-echo "# twinfsd vs NFS-Ganesha (NFSv3, loopback, twload), local filesystem as reference"
+echo "# twinfsd vs NFS-Ganesha (NFSv$vers, loopback, twload), local filesystem as reference"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), command: \`$cmd\`"
 python3 - "$work/results" "$work/hwm" "${workloads[@]}" <<'PY'

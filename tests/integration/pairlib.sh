@@ -172,7 +172,7 @@ pair_end() {
 		fi
 	done
 	if [ "$fail" != 0 ]; then
-		for n in "$@" "$dir/a.log" "$dir/b.log"; do tw_show_log "$n" 60; done
+		for n in "$@" "$dir/a.log" "$dir/b.log"; do tw_show_log "$n" 300; done
 	fi
 	echo "$pass passed, $fail failed"
 	[ "$fail" = 0 ]
