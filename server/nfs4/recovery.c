@@ -60,6 +60,7 @@ struct nfs4_recovery {
 	unsigned nprevious, nreclaimed;
 	struct rec *current; /* what the file holds */
 	bool active;	     /* this node serves: the file is its to write */
+	int fd;		     /* the file, for appends; -1 when not active */
 	/* the exports in grace: where the previous instance's clients had state */
 	bool grace_all;
 	unsigned ngrace;
@@ -212,16 +213,28 @@ static int rec_load(struct nfs4_recovery *r)
 	return rc;
 }
 
-/* "ID" with " EXPORT" or " *" when exp says so (UINT32_MAX: none). */
+#define REC_LINE_MAX (2 * REC_ID_MAX + 16)
+
+/* "ID" with " EXPORT" or " *" when exp says so (UINT32_MAX: none); its length. */
+static size_t rec_format(char buf[REC_LINE_MAX], const struct rec *x, uint32_t exp)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+	for (size_t i = 0; i < x->len; i++) {
+		buf[n++] = hex[x->id[i] >> 4];
+		buf[n++] = hex[x->id[i] & 15];
+	}
+	int k = exp == REC_ALL	    ? snprintf(buf + n, REC_LINE_MAX - n, " *\n")
+		: exp == UINT32_MAX ? snprintf(buf + n, REC_LINE_MAX - n, "\n")
+				    : snprintf(buf + n, REC_LINE_MAX - n, " %u\n", (unsigned)exp);
+	return n + (size_t)k;
+}
+
 static int rec_write_one(FILE *f, const struct rec *x, uint32_t exp)
 {
-	for (size_t i = 0; i < x->len; i++)
-		if (fprintf(f, "%02x", x->id[i]) < 0)
-			return -EIO;
-	int n = exp == REC_ALL	    ? fprintf(f, " *\n")
-		: exp == UINT32_MAX ? fprintf(f, "\n")
-				    : fprintf(f, " %u\n", (unsigned)exp);
-	return n < 0 ? -EIO : 0;
+	char line[REC_LINE_MAX];
+	size_t n = rec_format(line, x, exp);
+	return fwrite(line, 1, n, f) == n ? 0 : -EIO;
 }
 
 static int rec_write_line(FILE *f, const struct rec *x)
@@ -234,17 +247,28 @@ static int rec_write_line(FILE *f, const struct rec *x)
 	return rc;
 }
 
-/* One line appended and on disk before the caller answers. */
+/* One line appended and on disk before the caller answers. Through the
+ * descriptor opened as root by reload or rewrite: a worker thread may carry the
+ * last NFS caller's filesystem identity (fsal/vfs/cred.c), which may not open
+ * the state directory. */
 static int rec_append(struct nfs4_recovery *r, const struct rec *x, uint32_t exp)
 {
-	FILE *f = fopen(r->path, "a");
-	int rc = !f ? -errno : rec_write_one(f, x, exp);
-	if (f) {
-		if (rc == 0 && (fflush(f) != 0 || fdatasync(fileno(f)) < 0))
-			rc = -errno;
-		fclose(f);
-	}
-	return rc;
+	char line[REC_LINE_MAX];
+	size_t n = rec_format(line, x, exp);
+	if (r->fd < 0)
+		return -EBADF;
+	if (write(r->fd, line, n) != (ssize_t)n)
+		return errno ? -errno : -EIO;
+	return fdatasync(r->fd) < 0 ? -errno : 0;
+}
+
+/* (Re)opens the append descriptor of the file as it is now named. */
+static int rec_open_append(struct nfs4_recovery *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = open(r->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	return r->fd < 0 ? -errno : 0;
 }
 
 /* The whole list, atomically: temporary file, fsync, rename, fsync the directory. */
@@ -262,6 +286,8 @@ static int rec_rewrite(struct nfs4_recovery *r)
 	}
 	if (rc == 0 && rename(r->tmp, r->path) < 0)
 		rc = -errno;
+	if (rc == 0)
+		rc = rec_open_append(r); /* the old one names the replaced file */
 	int dfd = rc == 0 ? open(r->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
 	if (dfd >= 0) {
 		(void)fsync(dfd);
@@ -280,6 +306,9 @@ static void rec_forget(struct nfs4_recovery *r)
 	r->grace_all = false;
 	r->ngrace = 0;
 	atomic_store(&r->grace_end, 0);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->fd = -1;
 }
 
 int nfs4_recovery_open(const char *dir, uint32_t lease_sec, nfs4_clock_fn clock, void *clock_arg,
@@ -292,6 +321,7 @@ int nfs4_recovery_open(const char *dir, uint32_t lease_sec, nfs4_clock_fn clock,
 	r->clock = clock;
 	r->clock_arg = clock_arg;
 	r->lease_sec = lease_sec;
+	r->fd = -1;
 	snprintf(r->dir, sizeof(r->dir), "%s", dir);
 	snprintf(r->path, sizeof(r->path), "%s/%s", dir, REC_FILE);
 	snprintf(r->tmp, sizeof(r->tmp), "%s/%s.tmp", dir, REC_FILE);
@@ -309,6 +339,8 @@ int nfs4_recovery_reload(struct nfs4_recovery *r)
 	pthread_mutex_lock(&r->lock);
 	rec_forget(r);
 	int rc = rec_load(r);
+	if (rc == 0)
+		rc = rec_open_append(r);
 	if (rc == 0 && r->nprevious)
 		atomic_store(&r->grace_end, rec_now(r) + (uint64_t)r->lease_sec * 1000);
 	r->active = rc == 0;

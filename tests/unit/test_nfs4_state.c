@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "server/nfs4/recovery.h"
@@ -337,7 +338,11 @@ static void test_recovery_exports(void)
 	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "a", 1), 0);
 	CU_ASSERT_EQUAL(nfs4_recovery_add_export(r, "a", 1, 7), 0);
 	CU_ASSERT_EQUAL(nfs4_recovery_add_export(r, "a", 1, 7), 0);
+	/* a worker thread may still carry the last NFS caller's filesystem identity
+	 * (fsal/vfs/cred.c), which may not open the state directory (0700) */
+	long was = syscall(SYS_setfsuid, 65534);
 	CU_ASSERT_EQUAL(nfs4_recovery_add(r, "b", 1), 0); /* confirmed, never opened */
+	syscall(SYS_setfsuid, was);
 	nfs4_recovery_close(r);
 
 	CU_ASSERT_EQUAL_FATAL(nfs4_recovery_open(dir, 10, fake_clock, NULL, &r), 0);
