@@ -174,7 +174,13 @@ static int pair_address(struct pair *p, bool add)
 	char err[256] = "";
 	int rc = add ? vip_add(&p->vip, err, sizeof(err)) : vip_del(&p->vip, err, sizeof(err));
 	if (rc == 0 && add)
-		rc = vip_announce(&p->vip, 3);
+		rc = vip_announce(&p->vip, 1);
+	/* Two more announcements, in case one is lost, come from the loop: the
+	 * claim goes on at once, as every client waits for its end (the tickle). */
+	pthread_mutex_lock(&p->lock);
+	p->announce_rounds = rc == 0 && add ? 2 : 0;
+	p->next_announce_ms = pair__now_ms() + PAIR_ANNOUNCE_GAP_MS;
+	pthread_mutex_unlock(&p->lock);
 	if (rc < 0)
 		log_error("pair: %s service address %s/%u on %s: %s %s",
 			  add ? "adding" : "removing", p->vip.addr, p->vip.prefix, p->vip.iface,

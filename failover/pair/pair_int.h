@@ -40,8 +40,10 @@
 #include "server/log/log.h"
 
 #define PAIR_LOOP_TICK_MS 50
-#define PAIR_MAX_JOBS	  32
-#define PAIR_HOOK_TIMEOUT 60000
+/* Between the ARP announcements of a claimed service address. */
+#define PAIR_ANNOUNCE_GAP_MS 100
+#define PAIR_MAX_JOBS	     32
+#define PAIR_HOOK_TIMEOUT    60000
 /* how long a can-backup check waits for the partner's mirror stream to catch up */
 #define PAIR_CATCH_UP_WAIT_MS 5000
 /* the serving node's client list goes to the partner this often (and at release) */
@@ -124,6 +126,10 @@ struct pair {
 	uint64_t clients_sum, next_clients_ms;
 	unsigned tickle_rounds; /* still to send, one every TICKLE_INTERVAL_MS */
 	uint64_t next_tickle_ms;
+	/* ARP announcements of the service address still to send after the
+	 * first, one every PAIR_ANNOUNCE_GAP_MS (pair__clients_timer) */
+	unsigned announce_rounds;
+	uint64_t next_announce_ms;
 	struct sockaddr_storage vip_sa;
 
 	_Atomic bool stay_down_on;

@@ -180,7 +180,8 @@ void pair__mirror_keep(struct pair *p, bool serving, bool attach, uint64_t now)
 }
 
 /* Serving: the client list to the partner every PAIR_CLIENTS_MS when it changed.
- * Just claimed: the remaining tickle rounds, then the list is spent. */
+ * Just claimed: the remaining ARP announcements and tickle rounds, then the list
+ * is spent. */
 void pair__clients_timer(struct pair *p, uint64_t now)
 {
 	pthread_mutex_lock(&p->lock);
@@ -194,7 +195,14 @@ void pair__clients_timer(struct pair *p, uint64_t now)
 		if (--p->tickle_rounds == 0)
 			p->nclients = 0;
 	}
+	bool announce = p->announce_rounds && now >= p->next_announce_ms;
+	if (announce) {
+		p->next_announce_ms = now + PAIR_ANNOUNCE_GAP_MS;
+		p->announce_rounds--;
+	}
 	pthread_mutex_unlock(&p->lock);
+	if (announce && vip_announce(&p->vip, 1) < 0)
+		log_warn("pair: ARP announcement of the service address failed");
 	if (tickle)
 		pair__tickle(p);
 	if (send)
