@@ -510,8 +510,6 @@ nfsstat4 nfs4_op_remove(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 	nfsstat4 st = cur_dir(c, NFS4ERR_ROFS);
 	if (st == NFS4_OK)
 		st = nfs4_name(c, &arg->nfs_argop4_u.opremove.target, &name);
-	if (st == NFS4ERR_BADNAME)
-		st = NFS4ERR_NOENT;
 	if (st == NFS4_OK)
 		st = cur_attr(c, &before);
 	if (st != NFS4_OK)

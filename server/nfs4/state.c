@@ -1311,14 +1311,6 @@ out:
 	return status;
 }
 
-static bool open_has_locks(const struct stid *open)
-{
-	for (const struct stid *s = open->file->states; s; s = s->fnext)
-		if (s->type == SID_LOCK && s->open == open && s->ranges)
-			return true;
-	return false;
-}
-
 /* A closed open leaves its file; 4.0 keeps it (in the hash only) until its
  * owner's next seqid operation, so that a retransmitted CLOSE finds it. */
 static void open_closed(struct nfs4_state *st, struct stid *s, uint32_t minor)
@@ -1356,8 +1348,8 @@ nfsstat4 nfs4_close(struct nfs4_state *st, const struct nfs4_fileid *fid, statei
 		status = owner_replay(s->ow, sid);
 		goto out;
 	}
-	if (status == NFS4_OK && open_has_locks(s))
-		status = NFS4ERR_LOCKS_HELD;
+	/* Locks still held go with the open (open_closed): RFC 8881 §18.2.4 allows
+	 * it, knfsd does it, and a client that closes has no use for them. */
 	if (status == NFS4_OK) {
 		s->seqid++;
 		sid_to_wire(st, s, sid);
@@ -1729,6 +1721,15 @@ static nfsstat4 io_conflicts(struct nfs4_state *st, const struct nfs4_fileid *fi
 	return NFS4_OK;
 }
 
+/* A write-only open may READ (RFC 7530 §8.1.4 allows it, knfsd does it): a client
+ * writing a partial page reads the rest of it under the same open. */
+static bool open_permits(uint32_t access, uint32_t want)
+{
+	if (want == OPEN4_SHARE_ACCESS_READ)
+		return access & (OPEN4_SHARE_ACCESS_READ | OPEN4_SHARE_ACCESS_WRITE);
+	return access & want;
+}
+
 nfsstat4 nfs4_stateid_check(struct nfs4_state *st, const stateid4 *sid,
 			    const struct nfs4_fileid *fid, uint32_t want, uint64_t off,
 			    uint64_t len, uint32_t minor, uint64_t clientid)
@@ -1753,7 +1754,7 @@ nfsstat4 nfs4_stateid_check(struct nfs4_state *st, const stateid4 *sid,
 		struct stid *open = s && s->type == SID_LOCK ? s->open : s;
 		if (status == NFS4_OK && !open->confirmed)
 			status = NFS4ERR_BAD_STATEID;
-		if (status == NFS4_OK && !(open->access & want))
+		if (status == NFS4_OK && !open_permits(open->access, want))
 			status = NFS4ERR_OPENMODE;
 		if (status == NFS4_OK) {
 			s->cl->renewed = state_now(st);

@@ -111,6 +111,12 @@ static void test_stateids(void)
 			NFS4ERR_BAD_STATEID);
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_WRITE, 0, 1, 0, 0),
 			NFS4ERR_OPENMODE);
+	/* a write-only open may READ: a client writing part of a page reads the rest */
+	stateid4 w;
+	uint32_t wseq = 0;
+	CU_ASSERT_EQUAL(open40(st, a, "ow", &wseq, &g, OPEN4_SHARE_ACCESS_WRITE, 0, &w), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &w, &g, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4_OK);
 	old = sid;
 	/* an upgrade bumps the seqid: the old one is OLD */
 	CU_ASSERT_EQUAL(open40(st, a, "oa", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sid), NFS4_OK);
@@ -181,8 +187,6 @@ static void test_locks(void)
 			NFS4ERR_LOCKED);
 	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sb, &f, OPEN4_SHARE_ACCESS_READ, 10, 4, 0, 0),
 			NFS4_OK);
-	/* the open cannot close under its locks */
-	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sa, ++qa, 0), NFS4ERR_LOCKS_HELD);
 	/* unlock the middle: [0,4] and [6,9] stay */
 	CU_ASSERT_EQUAL(nfs4_locku(st, &f, &la, 1, 0, 5, 1), NFS4_OK);
 	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, 5, 1, &lb, &d, buf, sizeof(buf)), NFS4_OK);
@@ -195,6 +199,16 @@ static void test_locks(void)
 			NFS4ERR_INVAL);
 	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, WRITE_LT, UINT64_MAX - 1, 5, &lb, &d, buf, sizeof(buf)),
 			NFS4ERR_INVAL);
+	/* CLOSE releases the locks its open still holds (RFC 8881 §18.2.4 allows
+	 * it; knfsd does the same) */
+	stateid4 lc;
+	r.open_seqid = ++qa;
+	r.lock_owner = (struct nfs4_owner_ref){a, "lc", 2, 0, 0, false};
+	CU_ASSERT_EQUAL(nfs4_lock(st, &f, &r, &lc, &d, buf, sizeof(buf)), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, READ_LT, 5, 1, &lb, &d, buf, sizeof(buf)),
+			NFS4ERR_DENIED);
+	CU_ASSERT_EQUAL(nfs4_close(st, &f, &sa, ++qa, 0), NFS4_OK);
+	CU_ASSERT_EQUAL(nfs4_lockt(st, &f, READ_LT, 5, 1, &lb, &d, buf, sizeof(buf)), NFS4_OK);
 	nfs4_state_destroy(st);
 }
 
