@@ -6,7 +6,8 @@
  * -i numbers the clients from FIRST_ID, so that runs one after the other on one
  * export use names of their own. -S FILE appends a line "END_MS LATENCY_MS"
  * (CLOCK_REALTIME at the end of the operation) for every operation that took
- * longer than 100 ms, so a test can tell which failover caused which stall.
+ * longer than 100 ms (-T MS), so a test can tell which failover caused which
+ * stall.
  *
  * Each client (its own libnfs context and TCP connection, automatic reconnect on)
  * loops: create a file with content derived from (client, n), write it, fsync,
@@ -72,12 +73,13 @@ static void content(int id, uint64_t n, char *buf)
 	}
 }
 
-static FILE *stall_log; /* -S FILE */
+static FILE *stall_log;		      /* -S FILE */
+static uint64_t stall_min_us = 100000; /* -T MS */
 
 static void note(struct client *c, uint64_t start)
 {
 	uint64_t us = now_us() - start;
-	if (stall_log && us > 100000) {
+	if (stall_log && us > stall_min_us) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		fprintf(stall_log, "%llu %llu\n",
@@ -250,7 +252,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {.clients = 4, .secs = 10};
 	int opt;
-	while ((opt = getopt(argc, argv, "u:c:t:s:i:S:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:c:t:s:i:S:T:")) != -1) {
 		if (opt == 'u')
 			o.url = optarg;
 		else if (opt == 'c')
@@ -261,6 +263,8 @@ int main(int argc, char **argv)
 			o.stopfile = optarg;
 		else if (opt == 'i')
 			o.first_id = atoi(optarg);
+		else if (opt == 'T')
+			stall_min_us = (uint64_t)strtoul(optarg, NULL, 10) * 1000;
 		else if (opt == 'S') {
 			if (!(stall_log = fopen(optarg, "a")))
 				return 2;
@@ -269,7 +273,7 @@ int main(int argc, char **argv)
 	}
 	if (!o.url || o.clients < 1 || o.clients > MAX_CLIENTS || o.secs < 1 || o.secs > 600) {
 		fprintf(stderr, "usage: pairload -u URL [-c 1..16] [-t 1..600] [-s STOPFILE] "
-				"[-i FIRST_ID] [-S STALLFILE]\n");
+				"[-i FIRST_ID] [-S STALLFILE] [-T STALL_MS]\n");
 		return 2;
 	}
 	struct client cl[MAX_CLIENTS] = {0};
