@@ -23,7 +23,7 @@
  *     Squashing is the caller's job: the cred is already the effective one.
  *   - Functions are safe to call from many threads at once.
  *
- * Left out for now: ACLs, xattrs, locks, quota, crossing into filesystems mounted
+ * Left out for now: ACLs, locks, quota, crossing into filesystems mounted
  * below an export (vfs: a LOOKUP of a mount point gives -EXDEV, because the covered
  * directory has no handle reachable from user space).
  */
@@ -41,6 +41,11 @@
 #define FSAL_NAME_MAX	255
 #define FSAL_PATH_MAX	4096
 #define FSAL_MAX_GROUPS 16
+/* Extended attributes: the longest name the protocol layer passes on (a backend may
+ * take fewer: -ENAMETOOLONG) and the largest value a backend holds (Linux's
+ * XATTR_SIZE_MAX), which bounds what a caller must offer to read any value. */
+#define FSAL_XATTR_NAME_MAX 255
+#define FSAL_XATTR_SIZE_MAX 65536
 
 struct fsal_key {
 	uint32_t len;
@@ -129,6 +134,17 @@ enum fsal_stable {
 typedef bool (*fsal_readdir_cb)(void *arg, const char *name, size_t namelen, uint64_t fileid,
 				uint64_t cookie);
 
+/* setxattr: what an existing or a missing name means (RFC 8276 setxattr_option4). */
+enum fsal_xattr_how {
+	FSAL_XATTR_EITHER = 0,	/* create or replace */
+	FSAL_XATTR_CREATE = 1,	/* -EEXIST when the name exists */
+	FSAL_XATTR_REPLACE = 2, /* -ENODATA when it does not */
+};
+
+/* listxattr callback: one name, namelen bytes (not NUL-terminated, valid during the
+ * call only). Return true for the next name, false to stop. */
+typedef bool (*fsal_xattr_cb)(void *arg, const char *name, size_t namelen);
+
 struct fsal_export; /* opaque, one per exported tree */
 
 struct fsal_ops {
@@ -206,6 +222,29 @@ struct fsal_ops {
 	int (*seek)(struct fsal_export *exp, const struct fsal_cred *cred,
 		    const struct fsal_key *key, uint64_t off, bool data, uint64_t *where,
 		    bool *eof);
+
+	/* Optional, all four or none (NULL: NOTSUPP), for NFSv4.2 extended attributes
+	 * (RFC 8276). Names are the protocol's, without a namespace: the backend
+	 * decides where they live (vfs: "foo" is "user.foo"). An empty name is
+	 * -EINVAL, one too long for the backend -ENAMETOOLONG, a missing xattr (also
+	 * on an object that cannot have any, such as a symlink) -ENODATA. get and list
+	 * need read permission, set and remove write permission, as cred. */
+	/* The value into buf, *len bytes; -ERANGE when it is longer than size. */
+	int (*getxattr)(struct fsal_export *exp, const struct fsal_cred *cred,
+			const struct fsal_key *key, const char *name, void *buf, size_t size,
+			size_t *len);
+	/* -E2BIG: a value larger than the backend holds; -EPERM: an object that
+	 * cannot have xattrs. */
+	int (*setxattr)(struct fsal_export *exp, const struct fsal_cred *cred,
+			const struct fsal_key *key, const char *name, const void *value, size_t len,
+			enum fsal_xattr_how how);
+	/* Every name, to cb, in an order that stays the same while no name comes or
+	 * goes (the protocol pages by position); -E2BIG when the names are too many
+	 * to read at once. */
+	int (*listxattr)(struct fsal_export *exp, const struct fsal_cred *cred,
+			 const struct fsal_key *key, fsal_xattr_cb cb, void *arg);
+	int (*removexattr)(struct fsal_export *exp, const struct fsal_cred *cred,
+			   const struct fsal_key *key, const char *name);
 };
 
 extern const struct fsal_ops fsal_vfs_ops;

@@ -41,6 +41,7 @@
 #include "fsal/vfs/cred.h"
 #include "fsal/vfs/dirstream.h"
 #include "fsal/vfs/fdcache.h"
+#include "fsal/vfs/vfs_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -1080,6 +1081,19 @@ static int vfs_seek(struct fsal_export *exp, const struct fsal_cred *cred,
 	return rc;
 }
 
+/* --- for xattr.c (vfs_int.h) ------------------------------------------------------ */
+
+int vfs__obj_open(struct fsal_export *exp, const struct fsal_cred *cred, const struct fsal_key *key,
+		  int *fd)
+{
+	return vfs__open_as(exp, cred, key, fd);
+}
+
+void vfs__obj_put(int fd)
+{
+	vfs__put(fd);
+}
+
 const struct fsal_ops fsal_vfs_ops = {
     .name = "vfs",
     .export_open = vfs_export_open,
@@ -1105,4 +1119,8 @@ const struct fsal_ops fsal_vfs_ops = {
     .statfs = vfs_statfs,
     .allocate = vfs_allocate,
     .seek = vfs_seek,
+    .getxattr = vfs_getxattr,
+    .setxattr = vfs_setxattr,
+    .listxattr = vfs_listxattr,
+    .removexattr = vfs_removexattr,
 };

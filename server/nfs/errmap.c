@@ -44,6 +44,10 @@ static const struct errmap_row errmap_rows[] = {
     {ETXTBSY, 10008, 10008},
     {EBUSY, 10008, 10008},
     {ERANGE, 27, 27},
+    /* Extended attributes (RFC 8276 §6; only NFSv4.2 has them, NFSv3 never sees
+     * these): no such xattr, a value or name list too large. */
+    {ENODATA, 5, 10095},
+    {E2BIG, 27, 10096},
 };
 
 static const struct errmap_row *errmap_find(int err)

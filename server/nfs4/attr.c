@@ -94,7 +94,7 @@ void nfs4_cinfo(change_info4 *ci, const struct fsal_attr *before, const struct f
 
 /* ---- the attributes ---- */
 
-enum { A_RO = 1, A_WO = 2, A_RW = 3, A_V41 = 4 };
+enum { A_RO = 1, A_WO = 2, A_RW = 3, A_V41 = 4, A_V42 = 8 };
 
 struct attr_ctx {
 	struct nfs4_compound *c;
@@ -332,6 +332,12 @@ static void enc_exclcreat(struct attr_ctx *x, struct wbuf *w)
 		w32(w, words[i]);
 }
 
+/* RFC 8276 §8: whether this object's filesystem has xattrs (false in the pseudo fs) */
+static void enc_xattr_support(struct attr_ctx *x, struct wbuf *w)
+{
+	w32(w, nfs4_xattr_support(x->src->fh));
+}
+
 #define RO(fn)                                                                                     \
 	{                                                                                          \
 		fn, A_RO                                                                           \
@@ -383,6 +389,7 @@ static const struct attr_desc attr_table[] = {
     [FATTR4_TIME_MODIFY_SET] = {NULL, A_WO},
     [FATTR4_MOUNTED_ON_FILEID] = RO(enc_mounted_on),
     [FATTR4_SUPPATTR_EXCLCREAT] = {enc_exclcreat, A_RO | A_V41},
+    [FATTR4_XATTR_SUPPORT] = {enc_xattr_support, A_RO | A_V42},
 };
 
 #define ATTR_COUNT (sizeof(attr_table) / sizeof(attr_table[0]))
@@ -391,7 +398,9 @@ static bool attr_supported(unsigned bit, uint32_t minor)
 {
 	if (bit >= ATTR_COUNT || !attr_table[bit].flags)
 		return false;
-	return !(attr_table[bit].flags & A_V41) || minor >= 1;
+	if ((attr_table[bit].flags & A_V41) && minor < 1)
+		return false;
+	return !(attr_table[bit].flags & A_V42) || minor >= 2;
 }
 
 static void supported_words(uint32_t minor, uint32_t words[3])

@@ -143,10 +143,10 @@ static const struct nfs4_opdesc nfs4_ops[OP_REMOVEXATTR + 1] = {
     OPA(SEEK, nfs4_op_seek, SEEK4args, FH, 2),
     OPA(WRITE_SAME, NULL, WRITE_SAME4args, FH, 2),
     OPA(CLONE, NULL, CLONE4args, FH, 2),
-    OPA(GETXATTR, NULL, GETXATTR4args, FH, 2),
-    OPA(SETXATTR, NULL, SETXATTR4args, FH, 2),
-    OPA(LISTXATTRS, NULL, LISTXATTRS4args, FH, 2),
-    OPA(REMOVEXATTR, NULL, REMOVEXATTR4args, FH, 2),
+    OPA(GETXATTR, nfs4_op_getxattr, GETXATTR4args, FH, 2),
+    OPA(SETXATTR, nfs4_op_setxattr, SETXATTR4args, FH | MOD, 2),
+    OPA(LISTXATTRS, nfs4_op_listxattrs, LISTXATTRS4args, FH, 2),
+    OPA(REMOVEXATTR, nfs4_op_removexattr, REMOVEXATTR4args, FH | MOD, 2),
 };
 
 static const struct nfs4_opdesc *nfs4_opdesc(uint32_t op)

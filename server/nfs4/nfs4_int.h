@@ -156,7 +156,17 @@ void nfs4_bitmap_set(uint32_t *words, unsigned bit);
 uint64_t nfs4_change(const struct fsal_attr *a);
 void nfs4_cinfo(change_info4 *ci, const struct fsal_attr *before, const struct fsal_attr *after);
 
-/* ops: one function per operation (ops_fs.c, ops_open.c, ops_client.c) */
+/* ops_xattr.c: extended attributes (RFC 8276), and ACCESS's bits for them (4.2
+ * only), which the RFC 7863 XDR in server/xdr predates. */
+#define ACCESS4_XAREAD	0x00000040
+#define ACCESS4_XAWRITE 0x00000080
+#define ACCESS4_XALIST	0x00000100
+/* Whether fh's filesystem has xattrs (the xattr_support attribute). */
+bool nfs4_xattr_support(const struct nfs4_fh *fh);
+/* The xattr bits ACCESS supports on the current FH, an object of type t. */
+uint32_t nfs4_xattr_access(const struct nfs4_compound *c, enum fsal_type t);
+
+/* ops: one function per operation (ops_fs.c, ops_open.c, ops_client.c, ops_xattr.c) */
 #define NFS4_OP(name) nfsstat4 nfs4_op_##name(struct nfs4_compound *c, nfs_argop4 *, nfs_resop4 *)
 NFS4_OP(access);
 NFS4_OP(close);
@@ -206,6 +216,10 @@ NFS4_OP(reclaim_complete);
 NFS4_OP(allocate);
 NFS4_OP(deallocate);
 NFS4_OP(seek);
+NFS4_OP(getxattr);
+NFS4_OP(setxattr);
+NFS4_OP(listxattrs);
+NFS4_OP(removexattr);
 #undef NFS4_OP
 
 #endif

@@ -223,8 +223,10 @@ nfsstat4 nfs4_op_access(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 
 	const uint32_t dir_bits = all & ~(uint32_t)ACCESS4_EXECUTE;
 	const uint32_t file_bits = all & ~(uint32_t)(ACCESS4_LOOKUP | ACCESS4_DELETE);
+	/* 4.2 clients that see xattr_support ask for these too (RFC 8276) */
+	const uint32_t xa = c->minor >= 2 ? ACCESS4_XAREAD | ACCESS4_XAWRITE | ACCESS4_XALIST : 0;
 
-	if (want & ~all)
+	if (want & ~(all | xa))
 		return NFS4ERR_INVAL;
 	if (c->cur.kind == FH4_PSEUDO) {
 		ok->supported = want & dir_bits;
@@ -235,7 +237,7 @@ nfsstat4 nfs4_op_access(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 	if (st != NFS4_OK)
 		return st;
 	/* RFC 7530 §16.1.4: only the bits that mean something for this type */
-	ok->supported = want & (t == FSAL_DIR ? dir_bits : file_bits);
+	ok->supported = want & ((t == FSAL_DIR ? dir_bits : file_bits) | nfs4_xattr_access(c, t));
 	const struct fsobj *o = &c->cur.obj;
 	const struct fsal_cred *cr = &c->cur.cred;
 	bool r = o->ops->access(o->fs, cr, &o->key, R_OK) == 0;
@@ -244,7 +246,8 @@ nfsstat4 nfs4_op_access(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *re
 	bool dir = t == FSAL_DIR;
 	uint32_t got = (r ? ACCESS4_READ : 0) | (w ? ACCESS4_MODIFY | ACCESS4_EXTEND : 0) |
 		       ((dir && w) ? ACCESS4_DELETE : 0) | ((dir && x) ? ACCESS4_LOOKUP : 0) |
-		       ((!dir && x) ? ACCESS4_EXECUTE : 0);
+		       ((!dir && x) ? ACCESS4_EXECUTE : 0) |
+		       (r ? ACCESS4_XAREAD | ACCESS4_XALIST : 0) | (w ? ACCESS4_XAWRITE : 0);
 	ok->access = got & ok->supported;
 	return NFS4_OK;
 }

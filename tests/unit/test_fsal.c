@@ -1,7 +1,7 @@
 /*
  * test_fsal.c — the FSAL contract (fsal/fsal.h), one behavioural suite run against both
  * backends, plus what only one backend can show (vfs: keys that survive a restart,
- * 100,000-entry readdir, mount points; mem: options and delays).
+ * 100,000-entry readdir, mount points, extended attributes; mem: options and delays).
  *
  * Each test works in a fresh directory of the export (fresh()), so tests do not see
  * each other's files. The vfs export is a mkdtemp directory under $TMPDIR (default
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1078,6 +1079,164 @@ static void vfs_export_errors(void)
 	fsal_vfs_ops.export_close(e);
 }
 
+/* --- vfs: extended attributes ----------------------------------------------------- */
+
+/* The value of name, compared with want (NULL: expect the error err). */
+static void xget(struct fx *f, const struct fsal_cred *c, const struct fsal_key *k,
+		 const char *name, const char *want, int err)
+{
+	char buf[64] = {0};
+	size_t len = 0;
+	int rc = f->ops->getxattr(f->exp, c, k, name, buf, sizeof(buf), &len);
+
+	CU_ASSERT_EQUAL(rc, want ? 0 : err);
+	if (want && rc == 0) {
+		CU_ASSERT_EQUAL(len, strlen(want));
+		CU_ASSERT_EQUAL(memcmp(buf, want, strlen(want)), 0);
+	}
+}
+
+static int xset(struct fx *f, const struct fsal_cred *c, const struct fsal_key *k, const char *name,
+		const char *value, enum fsal_xattr_how how)
+{
+	return f->ops->setxattr(f->exp, c, k, name, value, strlen(value), how);
+}
+
+/* A file in a fresh directory, its path in path; false when the filesystem under
+ * $TMPDIR has no user xattrs (then the test passes vacuously). */
+static bool xattr_file(struct fx *f, struct fsal_key *d, struct fsal_key *file, char *path)
+{
+	char name[32];
+	size_t len;
+
+	fresh(f, d, name);
+	mkfile(f, d, "f", 0644, file);
+	snprintf(path, 512, "%s/%s/f", f->path, name);
+	if (f->ops->getxattr(f->exp, &ROOT, file, "x", NULL, 0, &len) == -EOPNOTSUPP) {
+		fprintf(stderr, "(no user xattrs here, skipped) ");
+		return false;
+	}
+	return true;
+}
+
+/* Create, replace, either; the errors of each; a value that does not fit; remove. */
+static void vfs_xattr_values(void)
+{
+	struct fx *f = &fx_vfs;
+	struct fsal_key d, k;
+	char path[512], name[FSAL_XATTR_NAME_MAX + 1];
+
+	if (!xattr_file(f, &d, &k, path))
+		return;
+	xget(f, &ROOT, &k, "a", NULL, -ENODATA);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "a", "one", FSAL_XATTR_CREATE), 0);
+	xget(f, &ROOT, &k, "a", "one", 0);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "a", "two", FSAL_XATTR_CREATE), -EEXIST);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "b", "two", FSAL_XATTR_REPLACE), -ENODATA);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "a", "three", FSAL_XATTR_REPLACE), 0);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "b", "", FSAL_XATTR_EITHER), 0);
+	xget(f, &ROOT, &k, "a", "three", 0);
+	xget(f, &ROOT, &k, "b", "", 0);
+	char small[8];
+	size_t len;
+	CU_ASSERT_EQUAL(f->ops->getxattr(f->exp, &ROOT, &k, "a", small, 4, &len), -ERANGE);
+	as_root(f);
+	CU_ASSERT_EQUAL(getxattr(path, "user.a", small, sizeof(small)), 5); /* on disk */
+	CU_ASSERT_EQUAL(f->ops->removexattr(f->exp, &ROOT, &k, "a"), 0);
+	xget(f, &ROOT, &k, "a", NULL, -ENODATA);
+	CU_ASSERT_EQUAL(f->ops->removexattr(f->exp, &ROOT, &k, "a"), -ENODATA);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "", "v", FSAL_XATTR_EITHER), -EINVAL);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0'; /* with "user." past Linux's 255 */
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, name, "v", FSAL_XATTR_EITHER), -ENAMETOOLONG);
+	name[250] = '\0';
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, name, "v", FSAL_XATTR_EITHER), 0);
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "f", false), 0);
+	xget(f, &ROOT, &k, "b", NULL, -ESTALE);
+}
+
+struct xlist {
+	char names[8][16];
+	unsigned n, limit;
+};
+
+static bool xlist_cb(void *arg, const char *name, size_t len)
+{
+	struct xlist *l = arg;
+
+	if (l->n == l->limit)
+		return false;
+	if (l->n < 8 && len < 16)
+		memcpy(l->names[l->n], name, len);
+	l->n++;
+	return true;
+}
+
+static bool xlist_has(const struct xlist *l, const char *name)
+{
+	for (unsigned i = 0; i < l->n && i < 8; i++)
+		if (!strcmp(l->names[i], name))
+			return true;
+	return false;
+}
+
+/* Only user.* names are listed, without their prefix; the callback can stop it. */
+static void vfs_xattr_list(void)
+{
+	struct fx *f = &fx_vfs;
+	struct fsal_key d, k;
+	char path[512];
+	struct xlist l = {.limit = 8};
+
+	if (!xattr_file(f, &d, &k, path))
+		return;
+	CU_ASSERT_EQUAL(f->ops->listxattr(f->exp, &ROOT, &k, xlist_cb, &l), 0);
+	CU_ASSERT_EQUAL(l.n, 0);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "a", "1", FSAL_XATTR_CREATE), 0);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "b", "2", FSAL_XATTR_CREATE), 0);
+	as_root(f);
+	CU_ASSERT_EQUAL(setxattr(path, "trusted.hidden", "3", 1, 0), 0);
+	memset(&l, 0, sizeof(l));
+	l.limit = 8;
+	CU_ASSERT_EQUAL(f->ops->listxattr(f->exp, &ROOT, &k, xlist_cb, &l), 0);
+	CU_ASSERT_EQUAL(l.n, 2);
+	CU_ASSERT(xlist_has(&l, "a"));
+	CU_ASSERT(xlist_has(&l, "b"));
+	memset(&l, 0, sizeof(l));
+	l.limit = 1;
+	CU_ASSERT_EQUAL(f->ops->listxattr(f->exp, &ROOT, &k, xlist_cb, &l), 0);
+	CU_ASSERT_EQUAL(l.n, 1);
+}
+
+/* As the caller: reading needs read permission, writing write permission; a symlink
+ * has no user xattrs and takes none (Linux), and its target's are not reached. */
+static void vfs_xattr_perm(void)
+{
+	struct fx *f = &fx_vfs;
+	struct fsal_key d, k, lnk;
+	char path[512];
+	struct xlist l = {.limit = 8};
+
+	if (!xattr_file(f, &d, &k, path))
+		return;
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &k, "a", "1", FSAL_XATTR_CREATE), 0);
+	xget(f, &USER, &k, "a", "1", 0);
+	CU_ASSERT_EQUAL(xset(f, &USER, &k, "a", "2", FSAL_XATTR_EITHER), -EACCES);
+	CU_ASSERT_EQUAL(f->ops->removexattr(f->exp, &USER, &k, "a"), -EACCES);
+	CU_ASSERT_EQUAL(setmode(f, &ROOT, &k, 0600), 0);
+	xget(f, &USER, &k, "a", NULL, -EACCES);
+	CU_ASSERT_EQUAL(f->ops->listxattr(f->exp, &USER, &k, xlist_cb, &l), -EACCES);
+	CU_ASSERT_EQUAL(f->ops->symlink(f->exp, &ROOT, &d, "l", "f", &lnk), 0);
+	xget(f, &ROOT, &lnk, "a", NULL, -ENODATA);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &lnk, "a", "2", FSAL_XATTR_EITHER), -EPERM);
+	CU_ASSERT_EQUAL(f->ops->removexattr(f->exp, &ROOT, &lnk, "a"), -EPERM);
+	CU_ASSERT_EQUAL(f->ops->listxattr(f->exp, &ROOT, &lnk, xlist_cb, &l), 0);
+	CU_ASSERT_EQUAL(l.n, 0);
+	CU_ASSERT_EQUAL(xset(f, &ROOT, &d, "dir", "ok", FSAL_XATTR_CREATE), 0);
+	xget(f, &USER, &d, "dir", "ok", 0);
+	xget(f, &ROOT, &k, "a", "1", 0);
+}
+
 /* --- mem only -------------------------------------------------------------------- */
 
 static void mem_options(void)
@@ -1194,6 +1353,9 @@ static CU_TestInfo vfs_tests[] = {
     {"removed_is_released", vfs_removed_is_released},
     {"mountpoint", vfs_mountpoint},
     {"export_errors", vfs_export_errors},
+    {"xattr_values", vfs_xattr_values},
+    {"xattr_list", vfs_xattr_list},
+    {"xattr_perm", vfs_xattr_perm},
     CU_TEST_INFO_NULL,
 };
 
