@@ -483,6 +483,9 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 		if (a->too_many && res->r.status == NFS4_OK) {
 			res->r.status = NFS4ERR_TOO_MANY_OPS;
 			nfs4_status_into(&res->r.resarray.resarray_val[0], NFS4ERR_TOO_MANY_OPS);
+			if (c.seq) /* SEQUENCE failed: its slot as it was (RFC 8881 §18.46.3) */
+				nfs4_seq_cancel(c.n4->state, c.seq);
+			c.seq = NULL;
 		}
 	}
 	if (c.seq) {

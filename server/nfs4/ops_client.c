@@ -181,11 +181,15 @@ nfsstat4 nfs4_op_sequence(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *
 				     a->sa_cachethis, &c->seq, &info);
 	if (st != NFS4_OK)
 		return st;
-	if (c->req_size > info.maxreq)
-		return NFS4ERR_REQ_TOO_BIG; /* RFC 8881 §2.10.6.4 */
-	if (c->nops > info.maxops) {
-		/* RFC 8881 §2.10.6.4; the slot is released without a saved reply */
-		return NFS4ERR_TOO_MANY_OPS;
+	/* RFC 8881 §2.10.6.4; a SEQUENCE that fails leaves the slot as it was
+	 * (§18.46.3): the client sends its next call with the same sequence id */
+	st = c->req_size > info.maxreq ? NFS4ERR_REQ_TOO_BIG
+	     : c->nops > info.maxops   ? NFS4ERR_TOO_MANY_OPS
+				       : NFS4_OK;
+	if (st != NFS4_OK) {
+		nfs4_seq_cancel(c->n4->state, c->seq);
+		c->seq = NULL;
+		return st;
 	}
 	c->clientid = info.clientid;
 	c->max_resp = info.maxresp;

@@ -939,12 +939,16 @@ bool nfs4_seq_wants_cache(const struct nfs4_seq *s)
 	return s && !s->replaying && s->cachethis;
 }
 
-void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, bool saved)
+/* Releases the slot: ran (its reply saved or not), or cancelled (as if the
+ * SEQUENCE never came: its sequence id back to the last one that ran). */
+static void seq_release(struct nfs4_state *st, struct nfs4_seq *s, bool cancel, bool saved)
 {
 	struct session *ss = s->ss;
 	pthread_rwlock_rdlock(&st->lock);
 	pthread_mutex_lock(&ss->lock);
-	if (!s->replaying)
+	if (!s->replaying && cancel)
+		s->seqid--;
+	else if (!s->replaying)
 		s->cached = saved;
 	s->busy = false;
 	s->replaying = false;
@@ -954,6 +958,16 @@ void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, bool saved)
 	pthread_rwlock_unlock(&st->lock);
 	if (gone)
 		session_free(ss);
+}
+
+void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, bool saved)
+{
+	seq_release(st, s, false, saved);
+}
+
+void nfs4_seq_cancel(struct nfs4_state *st, struct nfs4_seq *s)
+{
+	seq_release(st, s, true, false);
 }
 
 /* ---- owners ----------------------------------------------------------- */

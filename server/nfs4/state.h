@@ -109,6 +109,9 @@ bool nfs4_seq_replay(const struct nfs4_seq *s);
 bool nfs4_seq_wants_cache(const struct nfs4_seq *s);
 /* Releases the slot; `saved`: this call's reply was saved (for a retransmission). */
 void nfs4_seq_end(struct nfs4_state *st, struct nfs4_seq *s, bool saved);
+/* SEQUENCE failed after claiming the slot (the call is too big): RFC 8881
+ * §18.46.3, the slot's state must not change. Releases it as it was. */
+void nfs4_seq_cancel(struct nfs4_state *st, struct nfs4_seq *s);
 
 /* ---- opens ---- */
 struct nfs4_owner_ref {

@@ -256,6 +256,16 @@ static void test_slots(void)
 	CU_ASSERT_TRUE(nfs4_seq_replay(s));
 	nfs4_seq_end(st, s, false);
 	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 3, 0, false, &s, &info), NFS4ERR_SEQ_MISORDERED);
+	/* a SEQUENCE that fails after the claim (too big) leaves the slot as it was:
+	 * the next call comes with the same sequence id, and is new */
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 2, 0, true, &s, &info), NFS4_OK);
+	nfs4_seq_cancel(st, s);
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 2, 0, true, &s, &info), NFS4_OK);
+	CU_ASSERT_FALSE(nfs4_seq_replay(s));
+	nfs4_seq_cancel(st, s);
+	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 0, true, &s, &info), NFS4_OK);
+	CU_ASSERT_TRUE(nfs4_seq_replay(s)); /* seqid 1's reply is still the slot's */
+	nfs4_seq_end(st, s, false);
 	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 8, false, &s, &info), NFS4ERR_BADSLOT);
 	/* uncached: a retransmission is RETRY_UNCACHED_REP */
 	CU_ASSERT_EQUAL(nfs4_seq_begin(st, sid, 1, 1, false, &s, &info), NFS4_OK);
