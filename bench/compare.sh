@@ -101,7 +101,7 @@ mkdir -p "$work/tw" "$work/state"
 	--state-dir "$work/state" --log-level warn 2>"$work/twinfsd.log" &
 tpid=$!
 wait_listen "$tport"
-mnt() { [ "$vers" = 3 ] && echo "&mountport=$1"; } # v4 has no MOUNT protocol
+mnt() { if [ "$vers" = 3 ]; then echo "&mountport=$1"; fi; } # v4 has no MOUNT protocol
 turl="nfs://127.0.0.1$work/tw?version=$vers&nfsport=$tport$(mnt $((tport + 1)))"
 
 if [ "$have_ganesha" = 1 ]; then
