@@ -26,9 +26,10 @@ wait_roles ACTIVE STANDBY >/dev/null
 : >"$dir/marks"
 : >"$dir/stalls"
 ip netns exec "$nsc" "$pairload" -u "$URL" -c 4 -t 600 -s "$dir/stop" -S "$dir/stalls" -T "${STALL_MS:-20}" \
-	>"$dir/load.out" 2>"$dir/load.err" &
+	-R "$dir/ready" >"$dir/load.out" 2>"$dir/load.err" &
 load_pid=$!
-sleep 2
+load_ready "$dir/ready"
+sleep 1
 for _ in $(seq "$RUNS"); do
 	# handover: A serves, hands over to B; B gives back (not measured)
 	mark handover

@@ -155,6 +155,15 @@ wait_roles() { # wait_roles ROLE_A ROLE_B: bounded, 20 s
 	echo "# roles: a=$(role a) b=$(role b), wanted $1/$2" >&2
 	return 1
 }
+# load_ready FILE: pairload -R FILE's clients have all mounted (bounded, 15 s), so
+# that a failover starts only once the load runs; then a moment of load.
+load_ready() {
+	for _ in $(seq 150); do
+		[ -e "$1" ] && { sleep 0.5; return 0; }
+		sleep 0.1
+	done
+	echo "# pairload's clients did not all mount within 15 s" >&2
+}
 vip_on() { local a; a=$(ip -n "$1" addr show dev eth0); [[ "$a" == *"inet $VIP/"* ]]; }
 # pair_end [LOG...]: stops both nodes (each must exit 0 on SIGTERM), shows the
 # given logs and the nodes' on a failure, prints the count; the test's status.

@@ -3,6 +3,8 @@
  *
  *   pairload -u URL [-c CLIENTS] [-t SECONDS] [-s STOPFILE] [-i FIRST_ID]
  *
+ * -R FILE is created once every client has mounted (or given up): a test waits
+ * for it before it starts a failover, so that the set-up is not what fails.
  * -i numbers the clients from FIRST_ID, so that runs one after the other on one
  * export use names of their own. -S FILE appends a line "END_MS LATENCY_MS"
  * (CLOCK_REALTIME at the end of the operation) for every operation that took
@@ -42,6 +44,7 @@
 struct opts {
 	const char *url;
 	const char *stopfile;
+	const char *readyfile; /* -R */
 	int clients;
 	int secs;
 	int first_id;
@@ -73,7 +76,8 @@ static void content(int id, uint64_t n, char *buf)
 	}
 }
 
-static FILE *stall_log;		      /* -S FILE */
+static atomic_int settled;	       /* clients mounted or given up (-R) */
+static FILE *stall_log;		       /* -S FILE */
 static uint64_t stall_min_us = 100000; /* -T MS */
 
 static void note(struct client *c, uint64_t start)
@@ -202,15 +206,26 @@ static void verify(struct client *c, struct nfs_context *nfs)
 	}
 }
 
+#define MOUNT_TRIES 25
+
+static void mount_settled(const struct opts *o)
+{
+	if (atomic_fetch_add(&settled, 1) + 1 == o->clients && o->readyfile) {
+		FILE *f = fopen(o->readyfile, "w");
+		if (f)
+			fclose(f);
+	}
+}
+
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
 	struct nfs_context *nfs = NULL;
 	struct nfs_url *u = NULL;
-	/* The initial mount is set-up, not the failover under test: a few tries.
+	/* The initial mount is set-up, not the failover under test: tries for 5 s.
 	 * As root libnfs binds a reserved source port, and one still in TIME_WAIT
 	 * from an earlier client in the same namespace fails its connect. */
-	for (int tries = 0; tries < 5; tries++) {
+	for (int tries = 0; tries < MOUNT_TRIES; tries++) {
 		if (u)
 			nfs_destroy_url(u);
 		if (nfs)
@@ -222,11 +237,13 @@ static void *client_main(void *arg)
 		fprintf(stderr, "pairload: client %d: mount (try %d): %s\n", c->id, tries + 1,
 			nfs ? nfs_get_error(nfs) : "no memory");
 		usleep(200000);
-		if (tries == 4) {
+		if (tries == MOUNT_TRIES - 1) {
 			c->errors++;
+			mount_settled(c->o);
 			goto out;
 		}
 	}
+	mount_settled(c->o);
 	nfs_set_timeout(nfs, 20000);
 	nfs_set_autoreconnect(nfs, -1); /* reconnect and resend, as a hard mount does */
 	uint64_t end = now_us() + (uint64_t)c->o->secs * 1000000;
@@ -252,7 +269,7 @@ int main(int argc, char **argv)
 {
 	struct opts o = {.clients = 4, .secs = 10};
 	int opt;
-	while ((opt = getopt(argc, argv, "u:c:t:s:i:S:T:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:c:t:s:i:S:T:R:")) != -1) {
 		if (opt == 'u')
 			o.url = optarg;
 		else if (opt == 'c')
@@ -263,6 +280,8 @@ int main(int argc, char **argv)
 			o.stopfile = optarg;
 		else if (opt == 'i')
 			o.first_id = atoi(optarg);
+		else if (opt == 'R')
+			o.readyfile = optarg;
 		else if (opt == 'T')
 			stall_min_us = (uint64_t)strtoul(optarg, NULL, 10) * 1000;
 		else if (opt == 'S') {
@@ -273,7 +292,7 @@ int main(int argc, char **argv)
 	}
 	if (!o.url || o.clients < 1 || o.clients > MAX_CLIENTS || o.secs < 1 || o.secs > 600) {
 		fprintf(stderr, "usage: pairload -u URL [-c 1..16] [-t 1..600] [-s STOPFILE] "
-				"[-i FIRST_ID] [-S STALLFILE] [-T STALL_MS]\n");
+				"[-i FIRST_ID] [-S STALLFILE] [-T STALL_MS] [-R READYFILE]\n");
 		return 2;
 	}
 	struct client cl[MAX_CLIENTS] = {0};

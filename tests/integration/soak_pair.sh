@@ -25,9 +25,9 @@ pct() { sort -n "$1" | awk -v p="$2" '{a[NR]=$1} END {i=int((NR*p+99)/100); if (
 
 check "A serves, B stands by" wait_roles ACTIVE STANDBY
 # Long enough for every cycle; the stop file ends it.
-ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 600 -s "$dir/stop" -S "$dir/stalls" >"$dir/load.out" 2>"$dir/load.err" &
+ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 600 -s "$dir/stop" -S "$dir/stalls" -R "$dir/ready" >"$dir/load.out" 2>"$dir/load.err" &
 load_pid=$!
-sleep 1
+load_ready "$dir/ready"
 : >"$dir/takeover_ms"
 : >"$dir/stalls"
 : >"$dir/marks" # "MS kill|giveback": where each phase starts (CLOCK_REALTIME)

@@ -62,9 +62,9 @@ mend_probe b
 pairload=${TWINFS_PAIRLOAD:-$(dirname "$twinfsd")/../tests/integration/pairload}
 load_pid=
 if [ -x "$pairload" ]; then
-	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" >"$dir/load.out" 2>"$dir/load.err" &
+	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" -R "$dir/ready1" >"$dir/load.out" 2>"$dir/load.err" &
 	load_pid=$!
-	sleep 2
+	load_ready "$dir/ready1"
 	check "handover under load is accepted" ctl a handover
 	check "B serves under load" wait_roles HELD_DOWN ACTIVE
 	sleep 2
@@ -118,9 +118,9 @@ check "client reads the second file through A" readback two
 # Scenario 2: the operator takes over on B under load, then gives back.
 if [ -x "$pairload" ]; then
 	rm -f "$dir/stop"
-	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" -i 200 >"$dir/load2.out" 2>"$dir/load2.err" &
+	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" -i 200 -R "$dir/ready2" >"$dir/load2.out" 2>"$dir/load2.err" &
 	load_pid=$!
-	sleep 1
+	load_ready "$dir/ready2"
 	check "takeover on B under load is accepted" ctl b takeover
 	check "B serves under load after the takeover" wait_roles HELD_DOWN ACTIVE
 	sleep 1
@@ -153,9 +153,9 @@ check "A serves after the giveback" wait_roles ACTIVE STANDBY
 # the probe's sentence and B takes over; the client sees no error.
 if [ -x "$pairload" ]; then
 	rm -f "$dir/stop"
-	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" -i 100 >"$dir/load3.out" 2>"$dir/load3.err" &
+	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 60 -s "$dir/stop" -i 100 -R "$dir/ready3" >"$dir/load3.out" 2>"$dir/load3.err" &
 	load_pid=$!
-	sleep 1
+	load_ready "$dir/ready3"
 fi
 break_probe a
 check "B takes over after A's storage probe fails" wait_roles HELD_DOWN ACTIVE

@@ -26,11 +26,12 @@ LEASE_MS=1000
 pairload=${TWINFS_PAIRLOAD:-$(dirname "$twinfsd")/../tests/integration/pairload}
 fhtool=${TWINFS_FHTOOL:-$(dirname "$twinfsd")/../tests/integration/fhtool}
 fh() { ip netns exec "$nsc" timeout 30 "$fhtool" -p 2049 -m 20048 "$@"; }
-load_start() { # load_start FIRST_ID
-	rm -f "$dir/stop"
+load_start() { # load_start FIRST_ID: returns once every client has mounted
+	rm -f "$dir/stop" "$dir/ready"
 	ip netns exec "$nsc" "$pairload" -u "$URL$Q" -c 4 -t 120 -s "$dir/stop" -i "$1" \
-		>"$dir/load.out" 2>"$dir/load.err" &
+		-R "$dir/ready" >"$dir/load.out" 2>"$dir/load.err" &
 	load_pid=$!
+	load_ready "$dir/ready"
 }
 load_ok() { touch "$dir/stop"; wait "$load_pid"; }
 answers() { fh -H "$1" -t 300 getattr "$root" >/dev/null 2>&1; } # a GETATTR on that address
