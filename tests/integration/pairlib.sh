@@ -49,6 +49,12 @@ done
 ip -n "$nsa" addr add 192.0.2.11/24 dev eth0
 ip -n "$nsb" addr add 192.0.2.12/24 dev eth0
 ip -n "$nsc" addr add 192.0.2.2/24 dev eth0
+# The clients run as root, so libnfs binds reserved source ports, taking them in
+# turn from an offset of the current time: a client started soon after another
+# walks into ports whose connections to the same server are still in TIME_WAIT,
+# and each connect() fails. Let the client namespace reuse them (as a kernel
+# client reuses its port); tcp_tw_reuse is per namespace, and this one is ours.
+ip netns exec "$nsc" sysctl -qw net.ipv4.tcp_tw_reuse=1
 
 # Shared storage: one directory both nodes export; the same handle secret.
 # probe-a and probe-b: each node's view of the storage its health probe writes
