@@ -460,6 +460,26 @@ static void nfs4_slot_replay(struct nfs4_compound *c, const struct nfs4_args *a,
 	nfs4_status_into(&res->r.resarray.resarray_val[0], NFS4ERR_RETRY_UNCACHED_REP);
 }
 
+/* A READ that ends a successful reply sends its data from the buffer it was read
+ * into, after the rest (dispatch.h, tail), as NFSv3's READ does. Not when the
+ * reply is saved whole (a slot's, a non-idempotent call's). */
+static void nfs4_read_tail(struct nfs4_compound *c, struct nfs4_res *res)
+{
+	COMPOUND4res *r = &res->r;
+	u_int n = r->resarray.resarray_len;
+	if (res->raw || r->status != NFS4_OK || !n || (c->ctx->flags & PROC_NONIDEMPOTENT))
+		return;
+	nfs_resop4 *last = &r->resarray.resarray_val[n - 1];
+	if (last->resop != OP_READ)
+		return;
+	READ4resok *ok = &last->nfs_resop4_u.opread.READ4res_u.resok4;
+	if (!ok->data.data_len)
+		return;
+	c->ctx->tail = ok->data.data_val;
+	c->ctx->tail_len = ok->data.data_len;
+	ok->data.data_len = 0;
+}
+
 static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 {
 	struct nfs4_args *a = argp;
@@ -498,6 +518,7 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 		}
 		nfs4_seq_end(c.n4->state, c.seq, saved);
 	}
+	nfs4_read_tail(&c, res);
 }
 
 #define NFS4_PROC(num, fn, argt, rest, fl)                                                         \
