@@ -117,6 +117,17 @@ static void test_brief_examples(void)
 	CU_ASSERT_EQUAL(errmap_nfs3(-EAGAIN, ERRCTX_NAME), 10008);
 }
 
+/* NFSv4 has codes NFSv3 lacks; NFSv3 gets the nearest one it has. */
+static void test_nfs4_only(void)
+{
+	CU_ASSERT_EQUAL(errmap_nfs4(-ENODATA, ERRCTX_FH), 10095); /* NOXATTR, RFC 8276 */
+	CU_ASSERT_EQUAL(errmap_nfs4(-E2BIG, ERRCTX_FH), 10096);	  /* XATTR2BIG */
+	CU_ASSERT_EQUAL(errmap_nfs3(-ENODATA, ERRCTX_FH), 5);	  /* IO */
+	CU_ASSERT_EQUAL(errmap_nfs3(-E2BIG, ERRCTX_FH), 27);	  /* FBIG */
+	CU_ASSERT_EQUAL(errmap_nfs4(-ENOENT, ERRCTX_NAME), 2);
+	CU_ASSERT_EQUAL(errmap_nfs4(-ESTALE, ERRCTX_FH), 70);
+}
+
 static void test_enoent_context(void)
 {
 	/* RFC 1813 §2.6: a handle whose object is gone is STALE; a missing name is NOENT. */
@@ -193,6 +204,7 @@ int twinfs_register_tests(void)
 	if (!CU_add_test(s, "table rows (RFC 1813 2.6)", test_table_rows) ||
 	    !CU_add_test(s, "common statuses", test_brief_examples) ||
 	    !CU_add_test(s, "ENOENT by context", test_enoent_context) ||
+	    !CU_add_test(s, "NFSv4-only statuses (xattrs)", test_nfs4_only) ||
 	    !CU_add_test(s, "0 is NFS3_OK", test_zero_is_ok) ||
 	    !CU_add_test(s, "negative and positive errno", test_sign_does_not_matter) ||
 	    !CU_add_test(s, "unknown errno is IO", test_unknown_is_io) ||
