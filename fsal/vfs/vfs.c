@@ -41,6 +41,7 @@
 #include "fsal/vfs/cred.h"
 #include "fsal/vfs/dirstream.h"
 #include "fsal/vfs/fdcache.h"
+#include "fsal/vfs/hcache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -55,6 +56,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define VFS_HTYPE_LEN	4
@@ -63,6 +65,10 @@
 #define VFS_PROC_FD_MAX 32
 /* Listings kept between pages, per export (dirstream.h). */
 #define VFS_DIRSTREAMS 64
+/* Handles kept by inode, per export (hcache.h): 5 MiB of slots, touched as used. */
+#define VFS_HCACHE (32 * 1024)
+/* What an entry of a listing needs: attributes, birth time and mount (hcache.h). */
+#define VFS_STATX_MASK (STATX_BASIC_STATS | STATX_BTIME | STATX_MNT_ID)
 /* No real d_off is -1 (lseek refuses negative positions): the cookie we report for an
  * entry whose d_off is 0, meaning "nothing after this". */
 #define VFS_COOKIE_END UINT64_MAX
@@ -74,6 +80,7 @@ struct fsal_export {
 	struct fsal_key root;
 	struct fdcache *fdc;	      /* O_PATH descriptors by key */
 	struct dirstream_cache *dirs; /* listings in progress */
+	struct hcache *hc;	      /* keys by inode number and birth time */
 };
 
 /* A struct file_handle with room for the longest handle a key can carry. */
@@ -319,7 +326,8 @@ static int vfs__export_init(struct fsal_export *exp, const char *path)
 		return -errno;
 	exp->fdc = fdcache_new(vfs__fdcache_capacity());
 	exp->dirs = dirstream_cache_new(VFS_DIRSTREAMS);
-	if (!exp->fdc || !exp->dirs)
+	exp->hc = hcache_new(VFS_HCACHE);
+	if (!exp->fdc || !exp->dirs || !exp->hc)
 		return -ENOMEM;
 	rc = vfs__handle(exp->mount_fd, "", AT_EMPTY_PATH, &exp->root, &exp->mount_id);
 	if (rc)
@@ -354,6 +362,7 @@ static int vfs_export_open(const char *path, const char *options, struct fsal_ex
 			close(exp->mount_fd);
 		fdcache_free(exp->fdc);
 		dirstream_cache_free(exp->dirs);
+		hcache_free(exp->hc);
 		free(exp);
 		return rc;
 	}
@@ -369,6 +378,7 @@ static void vfs_export_close(struct fsal_export *exp)
 		return;
 	fdcache_free(exp->fdc);
 	dirstream_cache_free(exp->dirs);
+	hcache_free(exp->hc);
 	close(exp->mount_fd);
 	free(exp);
 	/* Leave the closing thread as root, as most threads started. */
@@ -419,6 +429,25 @@ static void vfs__attr(const struct fsal_export *exp, const struct stat *st, stru
 	a->atime = st->st_atim;
 	a->mtime = st->st_mtim;
 	a->ctime = st->st_ctim;
+}
+
+static void vfs__attr_statx(const struct fsal_export *exp, const struct statx *sx,
+			    struct fsal_attr *a)
+{
+	a->type = vfs__type(sx->stx_mode);
+	a->mode = sx->stx_mode & 07777;
+	a->nlink = sx->stx_nlink;
+	a->uid = sx->stx_uid;
+	a->gid = sx->stx_gid;
+	a->size = sx->stx_size;
+	a->used = sx->stx_blocks * 512;
+	a->rdev_major = sx->stx_rdev_major;
+	a->rdev_minor = sx->stx_rdev_minor;
+	a->fsid = exp->fsid;
+	a->fileid = sx->stx_ino;
+	a->atime = (struct timespec){sx->stx_atime.tv_sec, sx->stx_atime.tv_nsec};
+	a->mtime = (struct timespec){sx->stx_mtime.tv_sec, sx->stx_mtime.tv_nsec};
+	a->ctime = (struct timespec){sx->stx_ctime.tv_sec, sx->stx_ctime.tv_nsec};
 }
 
 static int vfs_getattr(struct fsal_export *exp, const struct fsal_key *key, struct fsal_attr *out)
@@ -538,14 +567,83 @@ static int vfs_setattr(struct fsal_export *exp, const struct fsal_cred *cred,
 
 /* --- lookup and access ----------------------------------------------------------- */
 
-/* The key of dir/name and, when attr is not NULL, the object's attributes: from
- * fstatat on the name, not from the object opened by its handle, so nothing is
- * opened or cached per entry of a large listing (READDIRPLUS). */
+static int64_t vfs__now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static struct hcache_birth vfs__birth(const struct statx *sx)
+{
+	return (struct hcache_birth){sx->stx_btime.tv_sec, sx->stx_btime.tv_nsec};
+}
+
+/* May the handle of what sx describes be kept (hcache.h)? */
+static bool vfs__keepable(const struct fsal_export *exp, const struct statx *sx, int64_t now)
+{
+	const unsigned need = STATX_BTIME | STATX_MNT_ID;
+
+	return (sx->stx_mask & need) == need && sx->stx_mnt_id == (uint64_t)exp->mount_id &&
+	       hcache_old_enough(vfs__birth(sx), now);
+}
+
+/* Key and statx of dirfd/name, both from one descriptor of the object: they describe
+ * the same inode even if the name is replaced meanwhile, so the pair may be cached.
+ * O_PATH opens nothing on the object and, without LOOKUP_OPEN, triggers no automount. */
+static int vfs__name_key_exact(const struct fsal_export *exp, int dirfd, const char *name,
+			       struct fsal_key *key, struct statx *sx)
+{
+	int mnt;
+	int fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : vfs__handle(fd, "", AT_EMPTY_PATH, key, &mnt);
+
+	if (!rc && mnt != exp->mount_id)
+		rc = -EXDEV;
+	if (!rc && statx(fd, "", AT_EMPTY_PATH, VFS_STATX_MASK, sx) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Key and attributes of dirfd/name: one statx, and the key from the handle cache when
+ * it knows this incarnation of the inode (hcache.h); else the name's handle. The clock
+ * is read before the object is seen, as hcache_put needs. */
+static int vfs__name_key_attr(struct fsal_export *exp, int dirfd, const char *name,
+			      struct fsal_key *key, struct fsal_attr *attr)
+{
+	struct statx sx;
+	int64_t now = vfs__now_ns();
+	int rc;
+
+	if (statx(dirfd, name, AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, VFS_STATX_MASK, &sx) < 0)
+		return -errno;
+	bool keep = vfs__keepable(exp, &sx, now);
+	if (keep && hcache_get(exp->hc, sx.stx_ino, vfs__birth(&sx), now, key)) {
+		vfs__attr_statx(exp, &sx, attr);
+		return 0;
+	}
+	if (keep)
+		rc = vfs__name_key_exact(exp, dirfd, name, key, &sx);
+	else
+		rc = vfs__name_key(exp, dirfd, name, key); /* young, or on another mount */
+	/* sx is now the opened object's: the name may have been replaced meanwhile */
+	if (!rc && keep && vfs__keepable(exp, &sx, now))
+		hcache_put(exp->hc, sx.stx_ino, vfs__birth(&sx), now, key);
+	if (!rc)
+		vfs__attr_statx(exp, &sx, attr);
+	return rc;
+}
+
+/* The key of dir/name and, when attr is not NULL, the object's attributes: from the
+ * name, not from the object opened by its handle, so nothing is opened or cached per
+ * entry of a large listing (READDIRPLUS). */
 static int vfs__lookup(struct fsal_export *exp, const struct fsal_cred *cred,
 		       const struct fsal_key *dir, const char *name, struct fsal_key *out,
 		       struct fsal_attr *attr)
 {
-	struct stat st;
 	int fd;
 	int rc = fsal__check_name(name, true);
 
@@ -557,11 +655,10 @@ static int vfs__lookup(struct fsal_export *exp, const struct fsal_cred *cred,
 	rc = vfs__open_as(exp, cred, dir, &fd);
 	if (rc)
 		return rc;
-	rc = vfs__name_key(exp, fd, name, out);
-	if (!rc && attr && fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		rc = -errno;
-	if (!rc && attr)
-		vfs__attr(exp, &st, attr);
+	if (attr)
+		rc = vfs__name_key_attr(exp, fd, name, out, attr);
+	else
+		rc = vfs__name_key(exp, fd, name, out);
 	vfs__put(fd);
 	return rc;
 }
