@@ -165,6 +165,12 @@ static int vfs__open_path_cb(void *arg, const struct fsal_key *key, int *fd)
 	return vfs__open_handle(arg, key, O_PATH, fd);
 }
 
+/* A forged or damaged handle is not even looked up. */
+static bool vfs__key_ok(const struct fsal_key *key)
+{
+	return key->len > VFS_HTYPE_LEN && key->len <= FSAL_KEY_MAX;
+}
+
 /* Opens the object of `key` as root. An O_PATH descriptor comes from the export's
  * cache and goes back with vfs__put; any other is the caller's to close. */
 static int vfs__open_key(const struct fsal_export *exp, const struct fsal_key *key, int flags,
@@ -174,8 +180,8 @@ static int vfs__open_key(const struct fsal_export *exp, const struct fsal_key *k
 
 	if (rc)
 		return rc;
-	if (key->len <= VFS_HTYPE_LEN || key->len > FSAL_KEY_MAX)
-		return -ESTALE; /* a forged or damaged handle: not even looked up */
+	if (!vfs__key_ok(key))
+		return -ESTALE;
 	if (flags == O_PATH)
 		return fdcache_get(exp->fdc, key, vfs__open_path_cb, (void *)exp, fd);
 	return vfs__open_handle(exp, key, flags, fd);
@@ -187,13 +193,24 @@ static void vfs__put(int fd)
 	fdcache_put(fd);
 }
 
-/* Opens the object of `key` as root (O_PATH), then becomes the caller: the state every
- * namespace operation starts from. */
+static int vfs__open_path_root_cb(void *arg, const struct fsal_key *key, int *fd)
+{
+	int rc = vfs_cred_root();
+
+	return rc ? rc : vfs__open_handle(arg, key, O_PATH, fd);
+}
+
+/* The O_PATH descriptor of `key`, then the caller's identity: the state every
+ * namespace operation starts from. Root only to open one not kept: a kept one needs
+ * no privilege, so a user's READDIRPLUS does not switch identity twice per entry. */
 static int vfs__open_as(const struct fsal_export *exp, const struct fsal_cred *cred,
 			const struct fsal_key *key, int *fd)
 {
-	int rc = vfs__open_key(exp, key, O_PATH, fd);
+	int rc;
 
+	if (!vfs__key_ok(key))
+		return -ESTALE;
+	rc = fdcache_get(exp->fdc, key, vfs__open_path_root_cb, (void *)exp, fd);
 	if (rc)
 		return rc;
 	rc = vfs_cred_set(cred);
