@@ -692,7 +692,6 @@ static void nfs3_link(struct req_ctx *ctx, void *argp, void *resp)
 #define XDR_PAD(n)	  (((n) + 3u) & ~3u)
 #define RD_ENTRY_COST(n)  (4u + 8u + 4u + XDR_PAD(n) + 8u)
 #define RD_FATTR_COST	  (4u + 84u)
-#define RD_FH_COST	  (4u + 4u + EXPORT_FH_MAX)
 #define RD_REPLY_OVERHEAD (4u + RD_FATTR_COST + 8u + 4u + 4u)
 
 struct rd_entry {
@@ -705,9 +704,8 @@ struct rd_entry {
 
 struct rd_state {
 	struct req_ctx *ctx;
-	uint32_t budget;     /* bytes the reply may still use */
-	uint32_t dirbudget;  /* READDIRPLUS: dircount left */
-	uint32_t entry_cost; /* per-entry extra (READDIRPLUS attrs + handle) */
+	uint32_t budget;    /* bytes the reply may still use */
+	uint32_t dirbudget; /* READDIRPLUS: dircount left */
 	struct rd_entry *head, **tail;
 	unsigned count;
 	bool nomem;
@@ -717,10 +715,9 @@ static bool rd_collect(void *arg, const char *name, size_t namelen, uint64_t fil
 		       uint64_t cookie)
 {
 	struct rd_state *st = arg;
-	uint32_t cost = RD_ENTRY_COST((uint32_t)namelen) + st->entry_cost;
-	uint32_t dcost = RD_ENTRY_COST((uint32_t)namelen);
+	uint32_t cost = RD_ENTRY_COST((uint32_t)namelen);
 
-	if (cost > st->budget || dcost > st->dirbudget)
+	if (cost > st->budget)
 		return false;
 	struct rd_entry *e = arena_alloc(st->ctx->arena, sizeof(*e) + namelen + 1);
 	if (!e) {
@@ -735,17 +732,15 @@ static bool rd_collect(void *arg, const char *name, size_t namelen, uint64_t fil
 	*st->tail = e;
 	st->tail = &e->next;
 	st->budget -= cost;
-	st->dirbudget -= dcost;
 	st->count++;
 	return true;
 }
 
-/* Reads entries into st; returns an nfsstat3. */
+/* Reads entries into st through cb; returns an nfsstat3. */
 static nfsstat3 rd_fill(const struct fsobj *dir, const struct fsal_cred *cred, uint64_t cookie,
-			struct rd_state *st, bool *eof)
+			fsal_readdir_cb cb, struct rd_state *st, bool *eof)
 {
-	st->tail = &st->head;
-	int rc = dir->ops->readdir(dir->fs, cred, &dir->key, cookie, rd_collect, st, eof);
+	int rc = dir->ops->readdir(dir->fs, cred, &dir->key, cookie, cb, st, eof);
 	if (rc < 0)
 		return errmap_nfs3(rc, ERRCTX_FH);
 	if (st->nomem)
@@ -768,9 +763,10 @@ static void nfs3_readdir(struct req_ctx *ctx, void *argp, void *resp)
 	if (res->status != NFS3_OK)
 		return;
 	uint32_t count = args->count < ctx->srv->cfg.max_io ? args->count : ctx->srv->cfg.max_io;
-	struct rd_state st = {.ctx = ctx, .dirbudget = UINT32_MAX};
+	struct rd_state st = {.ctx = ctx};
 	st.budget = count > RD_REPLY_OVERHEAD ? count - RD_REPLY_OVERHEAD : 0;
-	res->status = rd_fill(&dir, &cred, args->cookie, &st, &eof);
+	st.tail = &st.head;
+	res->status = rd_fill(&dir, &cred, args->cookie, rd_collect, &st, &eof);
 	nfs3_post_op(&dir, &ok->dir_attributes); /* same place in resfail */
 	if (res->status != NFS3_OK)
 		return;
@@ -790,33 +786,120 @@ static void nfs3_readdir(struct req_ctx *ctx, void *argp, void *resp)
 	ok->reply.eof = eof;
 }
 
-static bool rdp_entry(struct req_ctx *ctx, const struct fsobj *dir, const struct fsal_cred *cred,
-		      const struct rd_entry *e, entryplus3 *x)
+/* READDIRPLUS looks each entry up as readdir hands it over, so that its reply size
+ * is known exactly (handles differ in length) before it is taken, and the name's
+ * handle and attributes are no older than the directory attributes sent with them. */
+struct rdp_state {
+	struct rd_state rd; /* first: readdir's callback argument */
+	const struct fsobj *dir;
+	const struct fsal_cred *cred;
+	entryplus3 **tail;
+	char *pool; /* rdp_alloc's current piece of the arena */
+	size_t pool_left;
+};
+
+/* An entry with room for its handle and name. */
+struct rdp_ent {
+	entryplus3 x;
+	uint8_t fh[EXPORT_FH_MAX];
+	char name[];
+};
+
+/* Past its inline part the arena mallocs every allocation, which was two per entry of
+ * a page; entries are carved from pieces of RDP_PIECE bytes instead. */
+#define RDP_PIECE 4096
+
+static struct rdp_ent *rdp_alloc(struct rdp_state *st, size_t namelen)
 {
+	size_t n = (sizeof(struct rdp_ent) + namelen + 1 + 15) & ~(size_t)15;
+
+	if (n > st->pool_left) {
+		size_t piece = n > RDP_PIECE ? n : RDP_PIECE;
+		st->pool = arena_alloc_raw(st->rd.ctx->arena, piece);
+		st->pool_left = st->pool ? piece : 0;
+		if (!st->pool)
+			return NULL;
+	}
+	struct rdp_ent *e = (struct rdp_ent *)st->pool;
+	st->pool += n;
+	st->pool_left -= n;
+	memset(&e->x, 0, sizeof(e->x));
+	return e;
+}
+
+/* Handle and attributes of e's name; an entry removed since readdir saw it is still
+ * listed, without them. */
+static void rdp_lookup(struct rdp_state *st, struct rdp_ent *e)
+{
+	const struct fsobj *dir = st->dir;
+	entryplus3 *x = &e->x;
 	struct fsobj obj;
-	x->fileid = e->fileid;
-	x->name = e->name;
-	x->cookie = e->cookie;
+
 	export_obj_sibling(dir, &obj);
-	/* An entry removed since readdir saw it is still listed, without attributes. */
 	if (dir->ops->lookup_attr) {
 		struct fsal_attr a;
-		if (dir->ops->lookup_attr(dir->fs, cred, &dir->key, e->name, &obj.key, &a) < 0)
-			return true;
+		if (dir->ops->lookup_attr(dir->fs, st->cred, &dir->key, x->name, &obj.key, &a) < 0)
+			return;
 		/* a name replaced between the handle and the stat: no attributes */
-		x->name_attributes.attributes_follow = a.fileid == e->fileid;
+		x->name_attributes.attributes_follow = a.fileid == x->fileid;
 		if (x->name_attributes.attributes_follow)
 			nfs3_fattr(&x->name_attributes.post_op_attr_u.attributes, &a);
 	} else {
-		if (dir->ops->lookup(dir->fs, cred, &dir->key, e->name, &obj.key) < 0)
-			return true;
+		if (dir->ops->lookup(dir->fs, st->cred, &dir->key, x->name, &obj.key) < 0)
+			return;
 		nfs3_post_op(&obj, &x->name_attributes);
 	}
-	x->name_handle.handle_follows =
-	    nfs3_fh_out(ctx, &obj, &x->name_handle.post_op_fh3_u.handle);
-	return x->name_handle.handle_follows;
+	nfs_fh3 *fh = &x->name_handle.post_op_fh3_u.handle;
+	fh->data.data_len = (u_int)export_fh_encode(st->rd.ctx->srv->exports, &obj, e->fh);
+	fh->data.data_val = (char *)e->fh;
+	x->name_handle.handle_follows = TRUE;
 }
 
+/* What x adds to the reply beyond its entry3 part (RFC 1813 §3.3.17). */
+static uint32_t rdp_plus_cost(const entryplus3 *x)
+{
+	uint32_t cost = 4u + 4u;
+
+	if (x->name_attributes.attributes_follow)
+		cost += RD_FATTR_COST - 4u;
+	if (x->name_handle.handle_follows)
+		cost += 4u + XDR_PAD(x->name_handle.post_op_fh3_u.handle.data.data_len);
+	return cost;
+}
+
+static bool rdp_collect(void *arg, const char *name, size_t namelen, uint64_t fileid,
+			uint64_t cookie)
+{
+	struct rdp_state *st = arg;
+	uint32_t dcost = RD_ENTRY_COST((uint32_t)namelen);
+
+	if (dcost + 8u > st->rd.budget || dcost > st->rd.dirbudget)
+		return false; /* does not fit even without handle and attributes */
+	struct rdp_ent *e = rdp_alloc(st, namelen);
+	if (!e) {
+		st->rd.nomem = true;
+		return false;
+	}
+	entryplus3 *x = &e->x;
+	x->name = e->name;
+	memcpy(x->name, name, namelen);
+	x->name[namelen] = '\0';
+	x->fileid = fileid;
+	x->cookie = cookie;
+	rdp_lookup(st, e);
+	uint32_t cost = dcost + rdp_plus_cost(x);
+	if (cost > st->rd.budget)
+		return false;
+	*st->tail = x;
+	st->tail = &x->nextentry;
+	st->rd.budget -= cost;
+	st->rd.dirbudget -= dcost;
+	st->rd.count++;
+	return true;
+}
+
+/* The directory's attributes are read before its entries: a change in between shows
+ * as a newer mtime later, so the client never keeps entries older than them. */
 static void nfs3_readdirplus(struct req_ctx *ctx, void *argp, void *resp)
 {
 	READDIRPLUS3args *args = argp;
@@ -831,23 +914,15 @@ static void nfs3_readdirplus(struct req_ctx *ctx, void *argp, void *resp)
 		return;
 	uint32_t max =
 	    args->maxcount < ctx->srv->cfg.max_io ? args->maxcount : ctx->srv->cfg.max_io;
-	struct rd_state st = {.ctx = ctx, .entry_cost = RD_FATTR_COST + RD_FH_COST};
-	st.budget = max > RD_REPLY_OVERHEAD ? max - RD_REPLY_OVERHEAD : 0;
-	st.dirbudget = args->dircount ? args->dircount : UINT32_MAX;
-	res->status = rd_fill(&dir, &cred, args->cookie, &st, &eof);
-	nfs3_post_op(&dir, &ok->dir_attributes);
+	struct rdp_state st = {.rd.ctx = ctx, .dir = &dir, .cred = &cred};
+	st.rd.budget = max > RD_REPLY_OVERHEAD ? max - RD_REPLY_OVERHEAD : 0;
+	st.rd.dirbudget = args->dircount ? args->dircount : UINT32_MAX;
+	st.tail = &ok->reply.entries;
+	nfs3_post_op(&dir, &ok->dir_attributes); /* same place in resfail */
+	res->status = rd_fill(&dir, &cred, args->cookie, rdp_collect, &st.rd, &eof);
 	if (res->status != NFS3_OK)
 		return;
-	entryplus3 **link = &ok->reply.entries;
-	for (struct rd_entry *e = st.head; e; e = e->next) {
-		entryplus3 *x = arena_alloc(ctx->arena, sizeof(*x));
-		if (!x || !rdp_entry(ctx, &dir, &cred, e, x)) {
-			res->status = NFS3ERR_SERVERFAULT;
-			return;
-		}
-		*link = x;
-		link = &x->nextentry;
-	}
+	*st.tail = NULL;
 	ok->reply.eof = eof;
 }
 
