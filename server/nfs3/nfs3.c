@@ -926,6 +926,103 @@ static void nfs3_readdirplus(struct req_ctx *ctx, void *argp, void *resp)
 	ok->reply.eof = eof;
 }
 
+/* ---- READDIRPLUS reply encoding ------------------------------------------ */
+
+/* rpcgen's xdr_READDIRPLUS3res recurses through xdr_pointer and makes some thirty
+ * calls through the XDR stream per entry (6 % of a listing's CPU). Each entry is
+ * written here in one piece of the stream instead; the bytes are the same (RFC 1813
+ * §3.3.17). Anything but encoding an NFS3_OK reply is left to rpcgen's routine. */
+static uint8_t *rdp_put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+	return p + 4;
+}
+
+static uint8_t *rdp_put64(uint8_t *p, uint64_t v)
+{
+	return rdp_put32(rdp_put32(p, (uint32_t)(v >> 32)), (uint32_t)v);
+}
+
+static uint8_t *rdp_put_opaque(uint8_t *p, const void *data, uint32_t len)
+{
+	uint32_t padded = XDR_PAD(len);
+
+	p = rdp_put32(p, len);
+	memcpy(p, data, len);
+	memset(p + len, 0, padded - len);
+	return p + padded;
+}
+
+static uint8_t *rdp_put_time(uint8_t *p, const nfstime3 *t)
+{
+	return rdp_put32(rdp_put32(p, t->seconds), t->nseconds);
+}
+
+static uint8_t *rdp_put_fattr(uint8_t *p, const fattr3 *f)
+{
+	p = rdp_put32(p, (uint32_t)f->type);
+	p = rdp_put32(p, f->mode);
+	p = rdp_put32(p, f->nlink);
+	p = rdp_put32(p, f->uid);
+	p = rdp_put32(p, f->gid);
+	p = rdp_put64(p, f->size);
+	p = rdp_put64(p, f->used);
+	p = rdp_put32(p, f->rdev.specdata1);
+	p = rdp_put32(p, f->rdev.specdata2);
+	p = rdp_put64(p, f->fsid);
+	p = rdp_put64(p, f->fileid);
+	p = rdp_put_time(p, &f->atime);
+	p = rdp_put_time(p, &f->mtime);
+	return rdp_put_time(p, &f->ctime);
+}
+
+/* One entry, preceded by its "value follows" word; false when the stream is full. */
+static bool rdp_xdr_entry(XDR *xdrs, const entryplus3 *e)
+{
+	const post_op_attr *a = &e->name_attributes;
+	const post_op_fh3 *h = &e->name_handle;
+	const nfs_fh3 *fh = &h->post_op_fh3_u.handle;
+	size_t namelen = strlen(e->name);
+
+	if (namelen > FSAL_NAME_MAX || (h->handle_follows && fh->data.data_len > NFS3_FHSIZE))
+		return false;
+	size_t n = RD_ENTRY_COST(namelen) + 4 + (a->attributes_follow ? 84 : 0) + 4 +
+		   (h->handle_follows ? 4 + XDR_PAD(fh->data.data_len) : 0);
+	uint8_t *p = (uint8_t *)xdr_inline_encode(xdrs, n);
+	if (!p)
+		return false;
+	p = rdp_put32(p, TRUE);
+	p = rdp_put64(p, e->fileid);
+	p = rdp_put_opaque(p, e->name, (uint32_t)namelen);
+	p = rdp_put64(p, e->cookie);
+	p = rdp_put32(p, a->attributes_follow ? TRUE : FALSE);
+	if (a->attributes_follow)
+		p = rdp_put_fattr(p, &a->post_op_attr_u.attributes);
+	p = rdp_put32(p, h->handle_follows ? TRUE : FALSE);
+	if (h->handle_follows)
+		rdp_put_opaque(p, fh->data.data_val, fh->data.data_len);
+	return true;
+}
+
+static bool nfs3_xdr_readdirplus_res(XDR *xdrs, READDIRPLUS3res *res)
+{
+	READDIRPLUS3resok *ok = &res->READDIRPLUS3res_u.resok;
+	bool_t no_more = FALSE;
+
+	if (xdrs->x_op != XDR_ENCODE || res->status != NFS3_OK)
+		return xdr_READDIRPLUS3res(xdrs, res);
+	if (!xdr_nfsstat3(xdrs, &res->status) || !xdr_post_op_attr(xdrs, &ok->dir_attributes) ||
+	    !xdr_cookieverf3(xdrs, ok->cookieverf))
+		return false;
+	for (const entryplus3 *e = ok->reply.entries; e; e = e->nextentry)
+		if (!rdp_xdr_entry(xdrs, e))
+			return false;
+	return xdr_bool(xdrs, &no_more) && xdr_bool(xdrs, &ok->reply.eof);
+}
+
 /* ---- filesystem information ------------------------------------------------ */
 
 static void nfs3_fsstat(struct req_ctx *ctx, void *argp, void *resp)
@@ -1021,10 +1118,11 @@ static void nfs3_commit(struct req_ctx *ctx, void *argp, void *resp)
 
 /* ---- the table ------------------------------------------------------------ */
 
-#define NFS3_PROC(num, fn, argt, rest, fl)                                                         \
+#define NFS3_PROC(num, fn, argt, rest, fl) NFS3_PROC_ENC(num, fn, argt, rest, xdr_##rest, fl)
+#define NFS3_PROC_ENC(num, fn, argt, rest, enc, fl)                                                \
 	[num] = {.name = #num,                                                                     \
 		 .decode = (xdrproc_t)xdr_##argt,                                                  \
-		 .encode = (xdrproc_t)xdr_##rest,                                                  \
+		 .encode = (xdrproc_t)(enc),                                                       \
 		 .argsize = sizeof(argt),                                                          \
 		 .ressize = sizeof(rest),                                                          \
 		 .handler = fn,                                                                    \
@@ -1086,7 +1184,8 @@ static const struct proc_desc nfs3_procs[NFSPROC3_COUNT] = {
     NFS3_PROC(NFSPROC3_RENAME, nfs3_rename, RENAME3args, RENAME3res, NI | MOD),
     NFS3_PROC(NFSPROC3_LINK, nfs3_link, LINK3args, LINK3res, NI | MOD),
     NFS3_PROC(NFSPROC3_READDIR, nfs3_readdir, READDIR3args, READDIR3res, 0),
-    NFS3_PROC(NFSPROC3_READDIRPLUS, nfs3_readdirplus, READDIRPLUS3args, READDIRPLUS3res, 0),
+    NFS3_PROC_ENC(NFSPROC3_READDIRPLUS, nfs3_readdirplus, READDIRPLUS3args, READDIRPLUS3res,
+		  nfs3_xdr_readdirplus_res, 0),
     NFS3_PROC(NFSPROC3_FSSTAT, nfs3_fsstat, FSSTAT3args, FSSTAT3res, 0),
     NFS3_PROC(NFSPROC3_FSINFO, nfs3_fsinfo, FSINFO3args, FSINFO3res, 0),
     NFS3_PROC(NFSPROC3_PATHCONF, nfs3_pathconf, PATHCONF3args, PATHCONF3res, 0),
