@@ -1,11 +1,12 @@
 /*
  * vfs/hcache.c — see hcache.h.
  *
- * Each shard is a table of slots with linear probing, at most half full, allocated at
+ * Each shard is a table of slots with linear probing, at most half full, mapped at
  * once but touched only as slots are used. A slot is one cache line (birth time packed
- * in 64 bits, use time in seconds), so a lookup usually costs one miss. Removal shifts the
- * following slots back (no tombstones), so a probe always ends at the first empty slot. A full
- * shard looks for a victim with a clock hand that passes at most HC_SCAN slots.
+ * in 64 bits, use time in seconds), so a lookup usually costs one miss. Removal shifts
+ * the following slots back (no tombstones), so a probe always ends at the first empty
+ * slot. A full shard looks for a victim with a clock hand that passes at most HC_SCAN
+ * slots.
  */
 #include "fsal/vfs/hcache.h"
 
@@ -14,12 +15,14 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define HC_SHARDS    64
 #define HC_SCAN	     16
 #define HC_NS	     1000000000LL
 #define HC_NSEC_BITS 30 /* nanoseconds < 2^30 */
 #define HC_SEC_MAX   (1LL << 33)
+#define HC_HUGE	     ((size_t)2 << 20) /* a huge page */
 
 struct hc_slot {
 	alignas(64) uint64_t ino;
@@ -39,6 +42,8 @@ struct hc_shard {
 
 struct hcache {
 	struct hc_shard shards[HC_SHARDS];
+	void *map; /* the shards' tables, one after the other (hc_slots_map) */
+	size_t map_len;
 };
 
 static uint64_t hc_hash(uint64_t ino)
@@ -52,35 +57,52 @@ static unsigned hc_home(const struct hc_shard *s, uint64_t h)
 	return (unsigned)(h / HC_SHARDS) & s->mask;
 }
 
-static int hc_shard_init(struct hc_shard *s, unsigned cap)
+static unsigned hc_nslots(unsigned cap)
 {
 	unsigned nslots = 16;
 
 	while (nslots < 2 * cap)
 		nslots *= 2;
-	pthread_mutex_init(&s->lock, NULL);
-	s->cap = cap;
-	s->mask = nslots - 1;
-	s->slots = aligned_alloc(alignof(struct hc_slot), nslots * sizeof(*s->slots));
-	if (!s->slots)
-		return -1;
-	memset(s->slots, 0, nslots * sizeof(*s->slots));
-	return 0;
+	return nslots;
+}
+
+/* All shards' slots in one block of zeroed pages, memory only once touched (an export
+ * never listed costs none), in huge pages where the kernel gives them: a listing's
+ * lookups land anywhere in the block, and with 4 KiB pages nearly each one came with
+ * a TLB miss (4 % of a listing's CPU; the prefetch alone only moved that cost). */
+static struct hc_slot *hc_slots_map(struct hcache *c, size_t bytes)
+{
+	c->map_len = bytes + HC_HUGE;
+	c->map = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->map == MAP_FAILED) {
+		c->map = NULL;
+		return NULL;
+	}
+	uintptr_t at = ((uintptr_t)c->map + HC_HUGE - 1) & ~(uintptr_t)(HC_HUGE - 1);
+	madvise((void *)at, bytes, MADV_HUGEPAGE); /* a hint: else 4 KiB pages */
+	return (struct hc_slot *)at;
 }
 
 struct hcache *hcache_new(unsigned capacity)
 {
 	struct hcache *c = aligned_alloc(alignof(struct hcache), sizeof(struct hcache));
 	unsigned cap = (capacity + HC_SHARDS - 1) / HC_SHARDS;
-	int bad = !c;
+	unsigned nslots = hc_nslots(cap);
 
-	if (c)
-		memset(c, 0, sizeof(*c));
-	for (unsigned i = 0; c && i < HC_SHARDS; i++)
-		bad |= hc_shard_init(&c->shards[i], cap);
-	if (bad) {
-		hcache_free(c);
+	if (!c)
 		return NULL;
+	memset(c, 0, sizeof(*c));
+	struct hc_slot *slots = hc_slots_map(c, (size_t)HC_SHARDS * nslots * sizeof(*slots));
+	if (!slots) {
+		free(c);
+		return NULL;
+	}
+	for (unsigned i = 0; i < HC_SHARDS; i++) {
+		struct hc_shard *s = &c->shards[i];
+		pthread_mutex_init(&s->lock, NULL);
+		s->cap = cap;
+		s->mask = nslots - 1;
+		s->slots = slots + (size_t)i * nslots;
 	}
 	return c;
 }
@@ -89,10 +111,9 @@ void hcache_free(struct hcache *c)
 {
 	if (!c)
 		return;
-	for (unsigned i = 0; i < HC_SHARDS; i++) {
-		free(c->shards[i].slots);
+	for (unsigned i = 0; i < HC_SHARDS; i++)
 		pthread_mutex_destroy(&c->shards[i].lock);
-	}
+	munmap(c->map, c->map_len);
 	free(c);
 }
 
@@ -161,6 +182,14 @@ bool hcache_get(struct hcache *c, uint64_t ino, struct hcache_birth birth, int64
 	}
 	pthread_mutex_unlock(&s->lock);
 	return hit;
+}
+
+void hcache_prefetch(struct hcache *c, uint64_t ino)
+{
+	uint64_t h = hc_hash(ino);
+	const struct hc_shard *s = &c->shards[h % HC_SHARDS];
+
+	__builtin_prefetch(&s->slots[hc_home(s, h)]);
 }
 
 bool hcache_old_enough(struct hcache_birth birth, int64_t now)

@@ -55,6 +55,10 @@ bool hcache_get(struct hcache *c, uint64_t ino, struct hcache_birth birth, int64
  * now: the clock read before the object was seen. */
 void hcache_put(struct hcache *c, uint64_t ino, struct hcache_birth birth, int64_t now,
 		const struct fsal_key *key);
+/* Starts loading the slot where ino would be, without locking: a listing knows an
+ * entry's inode number (d_ino) a statx before it asks hcache_get, time enough to
+ * hide the cache miss that was most of hcache_get's cost. */
+void hcache_prefetch(struct hcache *c, uint64_t ino);
 /* Would hcache_put keep an object born at birth, seen after now? (See top.) */
 bool hcache_old_enough(struct hcache_birth birth, int64_t now);
 /* Entries held now (for tests). */

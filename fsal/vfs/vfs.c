@@ -1054,9 +1054,21 @@ static int vfs_readlink(struct fsal_export *exp, const struct fsal_cred *cred,
 	return rc;
 }
 
+/* READDIRPLUS looks each entry up (lookup_attr) as readdir hands it over: start
+ * loading the handle cache's slot of the entry after d while d's statx runs. */
+static void vfs__prefetch_next(struct fsal_export *exp, const struct dirstream *ds,
+			       const struct dirent64 *d)
+{
+	size_t next = ds->pos + d->d_reclen;
+
+	if (next < ds->len)
+		hcache_prefetch(exp->hc, ((const struct dirent64 *)(ds->buf + next))->d_ino);
+}
+
 /* Hands the stream's buffered entries to cb, refilling it with getdents64, until
  * cb says stop (the entry it refused stays buffered) or the directory ends. */
-static int vfs__dir_scan(struct dirstream *ds, fsal_readdir_cb cb, void *arg, bool *eof)
+static int vfs__dir_scan(struct fsal_export *exp, struct dirstream *ds, fsal_readdir_cb cb,
+			 void *arg, bool *eof)
 {
 	for (;;) {
 		while (ds->pos < ds->len) {
@@ -1064,6 +1076,7 @@ static int vfs__dir_scan(struct dirstream *ds, fsal_readdir_cb cb, void *arg, bo
 			const char *nm = d->d_name;
 			uint64_t cookie = d->d_off ? (uint64_t)d->d_off : VFS_COOKIE_END;
 
+			vfs__prefetch_next(exp, ds, d);
 			if (!(nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) &&
 			    !cb(arg, nm, strlen(nm), d->d_ino, cookie))
 				return 0;
@@ -1116,7 +1129,7 @@ static int vfs_readdir(struct fsal_export *exp, const struct fsal_cred *cred,
 		rc = ds ? 0 : -ENOMEM;
 	}
 	if (!rc && ds)
-		rc = vfs__dir_scan(ds, cb, arg, eof);
+		rc = vfs__dir_scan(exp, ds, cb, arg, eof);
 	if (!ds)
 		close(fd);
 	else if (rc || *eof)
