@@ -704,9 +704,11 @@ static int vfs__lookup(struct fsal_export *exp, const struct fsal_cred *cred,
 	if (strcmp(name, "..") == 0 && fsal_key_eq(dir, &exp->root))
 		name = ".";
 	rc = vfs__dir_as(exp, cred, dir, &fd, &kept);
-	if (!rc && attr)
+	if (rc)
+		return rc;
+	if (attr)
 		rc = vfs__name_key_attr(exp, fd, name, out, attr);
-	else if (!rc)
+	else
 		rc = vfs__name_key(exp, fd, name, out);
 	if (!kept)
 		vfs__put(fd);

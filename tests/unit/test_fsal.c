@@ -1512,6 +1512,36 @@ static void hc_kinds(void)
 	hc_expect_key(f, &d, "sub", &sub);
 }
 
+/* A lookup in a directory that is gone fails without closing anybody's descriptor
+ * (lookup takes the directory as readdir's callback or from the descriptor cache, and
+ * gives back only what it took). */
+static void hc_stale_dir(void)
+{
+	struct fx *f = &fx_hc;
+	struct fsal_key d, sub, k, bad = {.len = 3};
+	struct fsal_attr a;
+	char name[32];
+	int p[2];
+
+	fresh(f, &d, name);
+	mkdir_(f, &d, "sub", 0755, &sub);
+	mkfile(f, &sub, "x", 0644, &k);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &sub, "x", false), 0);
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "sub", true), 0);
+	for (int i = 0; i < 50; i++) {
+		CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "nothing", &k, &a), -ENOENT);
+		CU_ASSERT_EQUAL(hc_lookup_attr(f, &sub, "x", &k, &a), -ESTALE);
+		CU_ASSERT_EQUAL(hc_lookup_attr(f, &bad, "x", &k, &a), -ESTALE);
+		CU_ASSERT_EQUAL(lookup(f, &sub, "x", &k), -ESTALE);
+	}
+	CU_ASSERT(fcntl(p[0], F_GETFD) >= 0 && fcntl(p[1], F_GETFD) >= 0);
+	CU_ASSERT_EQUAL(hc_lookup_attr(f, &f->root, name, &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &d));
+	close(p[0]);
+	close(p[1]);
+}
+
 static int hc_init(void)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -1542,6 +1572,7 @@ static CU_TestInfo hcache_tests[] = {
     {"rename", hc_rename},
     {"fresh_attrs", hc_fresh_attrs},
     {"kinds", hc_kinds},
+    {"stale_dir", hc_stale_dir},
     CU_TEST_INFO_NULL,
 };
 
