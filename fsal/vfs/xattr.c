@@ -87,14 +87,21 @@ static int vfs__xattr_open(struct fsal_export *exp, const struct fsal_cred *cred
 	return 0;
 }
 
+/* The named attribute's object, opened as the caller: name checked first. */
+static int vfs__xattr_named(struct fsal_export *exp, const struct fsal_cred *cred,
+			    const struct fsal_key *key, const char *name, struct vfs_xobj *o)
+{
+	int rc = vfs__xattr_name(name, o);
+
+	return rc ? rc : vfs__xattr_open(exp, cred, key, o);
+}
+
 int vfs_getxattr(struct fsal_export *exp, const struct fsal_cred *cred, const struct fsal_key *key,
 		 const char *name, void *buf, size_t size, size_t *len)
 {
 	struct vfs_xobj o;
-	int rc = vfs__xattr_name(name, &o);
+	int rc = vfs__xattr_named(exp, cred, key, name, &o);
 
-	if (!rc)
-		rc = vfs__xattr_open(exp, cred, key, &o);
 	if (rc)
 		return rc;
 	/* A size of 0 would ask for the value's length instead of the value. */
@@ -129,9 +136,7 @@ int vfs_setxattr(struct fsal_export *exp, const struct fsal_cred *cred, const st
 	default:
 		return -EINVAL;
 	}
-	rc = vfs__xattr_name(name, &o);
-	if (!rc)
-		rc = vfs__xattr_open(exp, cred, key, &o);
+	rc = vfs__xattr_named(exp, cred, key, name, &o);
 	if (rc)
 		return rc;
 	if (setxattr(o.path, o.name, value, len, flags) < 0)
@@ -187,10 +192,8 @@ int vfs_removexattr(struct fsal_export *exp, const struct fsal_cred *cred,
 		    const struct fsal_key *key, const char *name)
 {
 	struct vfs_xobj o;
-	int rc = vfs__xattr_name(name, &o);
+	int rc = vfs__xattr_named(exp, cred, key, name, &o);
 
-	if (!rc)
-		rc = vfs__xattr_open(exp, cred, key, &o);
 	if (rc)
 		return rc;
 	if (removexattr(o.path, o.name) < 0)
