@@ -256,9 +256,16 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		if (p->cfg.fence_command[0] && pair_hook(p->cfg.fence_command, "fence") < 0)
 			return 0; /* not fenced: FENCING times out back to STANDBY */
 		/* With a lease, the lease thread says PEER_FENCED once it has seen the
-		 * partner's lease expire (or LEASE_FREE: released). */
-		if (!p->lease)
+		 * partner's lease expire (or LEASE_FREE: released): woken now, as the
+		 * lease has usually run out while the silence lasted. */
+		if (!p->lease) {
 			pair__apply(p, ROLE_EV_PEER_FENCED, job->epoch);
+			return 0;
+		}
+		pthread_mutex_lock(&p->lock);
+		p->lease_kick = true;
+		pthread_cond_signal(&p->lease_cv);
+		pthread_mutex_unlock(&p->lock);
 		return 0;
 	case ROLE_A_LEASE_ACQUIRE:
 	case ROLE_A_LEASE_SEIZE:
@@ -784,6 +791,22 @@ static void pair_timers(struct pair *p)
 	}
 }
 
+/* The loop's wait: a tick, but no later than the moment the partner's silence
+ * reaches the dead time, so a takeover starts at the dead time and not up to a
+ * tick after it. */
+static int pair_poll_ms(struct pair *p)
+{
+	uint64_t now = pair__now_ms();
+	pthread_mutex_lock(&p->lock);
+	uint64_t dead_at = p->last_rx_ms + p->cfg.dead_ms + 1;
+	if (p->silent_reported && p->next_silent_ms > dead_at)
+		dead_at = p->next_silent_ms;
+	pthread_mutex_unlock(&p->lock);
+	if (dead_at <= now)
+		return 0;
+	return dead_at - now < PAIR_LOOP_TICK_MS ? (int)(dead_at - now) : PAIR_LOOP_TICK_MS;
+}
+
 static void *pair_loop(void *arg)
 {
 	struct pair *p = arg;
@@ -797,7 +820,7 @@ static void *pair_loop(void *arg)
 					{.fd = lfd, .events = POLLIN},
 					{.fd = peer_link_fd(p->cand), .events = POLLIN},
 					{.fd = p->hb2 ? hb_fd(p->hb2) : -1, .events = POLLIN}};
-		if (poll(fds, 5, PAIR_LOOP_TICK_MS) > 0) {
+		if (poll(fds, 5, pair_poll_ms(p)) > 0) {
 			if (fds[4].revents)
 				pair_receive_hb2(p);
 			if (fds[0].revents & POLLIN)
@@ -892,6 +915,11 @@ int pair_create(const struct config_pair *cfg, uint64_t config_fp, const struct 
 	pthread_mutex_init(&p->link_lock, NULL);
 	pthread_mutex_init(&p->lease_lock, NULL);
 	pthread_cond_init(&p->job_cv, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->lease_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	p->state = ROLE_STARTING;
 	p->epoch = 1;
 	int hrc = cfg->peer_address2[0] ? pair_hb2_open(p, key, keylen) : 0;
@@ -1098,6 +1126,7 @@ static void pair_stop_threads(struct pair *p, bool sender, bool loop)
 	pthread_mutex_lock(&p->lock);
 	p->stopping = true;
 	pthread_cond_signal(&p->job_cv);
+	pthread_cond_signal(&p->lease_cv);
 	pthread_mutex_unlock(&p->lock);
 	mirror_wake(p->ops.mirror);
 	if (loop)
@@ -1192,6 +1221,7 @@ void pair_stop(struct pair *p)
 	lease_close(p->lease);
 	role_timer_free(p->timer);
 	pthread_cond_destroy(&p->job_cv);
+	pthread_cond_destroy(&p->lease_cv);
 	pthread_mutex_destroy(&p->link_lock);
 	pthread_mutex_destroy(&p->lease_lock);
 	pthread_mutex_destroy(&p->lock);

@@ -102,6 +102,10 @@ struct pair {
 	/* one lease call at a time (the lease object is single-threaded); held
 	 * across storage I/O, so never taken by the loop thread */
 	pthread_mutex_t lease_lock;
+	/* wakes the lease thread between its rounds (under lock): a fence that
+	 * starts reads the lease at once instead of up to a quarter lease later */
+	pthread_cond_t lease_cv;
+	bool lease_kick;
 	uint64_t lease_epoch_held;
 	bool peer_seen, peer_holds_me, peer_fp_ok;
 	enum role_state peer_state;

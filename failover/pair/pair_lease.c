@@ -70,8 +70,9 @@ void pair__lease_drop(struct pair *p, bool release)
 
 /* One pass of the lease thread: the holder renews; a node that lost its lease
  * (the partner's epoch on record) stops at once. Others watch the record, and
- * while fencing report its expiry. */
-static void pair_lease_step(struct pair *p)
+ * while fencing report its expiry. Returns how long to wait for the next pass
+ * (at most period). */
+static uint32_t pair_lease_step(struct pair *p, uint32_t period)
 {
 	pthread_mutex_lock(&p->lock);
 	bool held = p->lease_held;
@@ -85,7 +86,7 @@ static void pair_lease_step(struct pair *p)
 	bool fencing = p->state == ROLE_FENCING || (p->state == ROLE_STANDBY && p->partner_faulted);
 	pthread_mutex_unlock(&p->lock);
 	if (held && atomic_load(&p->lease_stalled))
-		return;
+		return period;
 	if (held) {
 		uint64_t until = 0;
 		pthread_mutex_lock(&p->lease_lock);
@@ -99,20 +100,28 @@ static void pair_lease_step(struct pair *p)
 		} else {
 			log_warn("pair: storage lease not renewed: %s", strerror(-rc));
 		}
-		return;
+		return period;
 	}
 	struct lease_view v;
 	pthread_mutex_lock(&p->lease_lock);
 	int rc = lease_observe(p->lease, &v);
 	pthread_mutex_unlock(&p->lease_lock);
 	if (rc < 0)
-		return;
+		return period;
 	pthread_mutex_lock(&p->lock);
 	p->lease_view = v;
 	p->have_lease_view = true;
 	pthread_mutex_unlock(&p->lock);
 	if (fencing && v.expired)
 		pair__apply(p, v.free ? ROLE_EV_LEASE_FREE : ROLE_EV_PEER_FENCED, epoch);
+	/* A watcher reads more often than the holder writes, so it sees the last
+	 * renewal soon after it was made; while fencing it looks again just when
+	 * the lease runs out, not up to a round later. */
+	uint32_t watch = p->cfg.lease_ms / 10 > 20 ? p->cfg.lease_ms / 10 : 20;
+	if (fencing && !v.expired && v.unchanged_ms < p->cfg.lease_ms &&
+	    p->cfg.lease_ms - v.unchanged_ms < watch)
+		watch = (uint32_t)(p->cfg.lease_ms - v.unchanged_ms) + 1;
+	return watch < period ? watch : period;
 }
 
 /* Stops serving before the lease runs out (issue: a node that cannot renew
@@ -143,8 +152,21 @@ void *pair__lease_loop(void *arg)
 	struct pair *p = arg;
 	uint32_t period = p->cfg.lease_ms / 4 > 20 ? p->cfg.lease_ms / 4 : 20;
 	while (!pair__stopping(p)) {
-		pair_lease_step(p);
-		usleep(period * 1000);
+		uint32_t wait = pair_lease_step(p, period);
+		struct timespec dl;
+		clock_gettime(CLOCK_MONOTONIC, &dl);
+		dl.tv_sec += wait / 1000;
+		dl.tv_nsec += (long)(wait % 1000) * 1000000L;
+		if (dl.tv_nsec >= 1000000000L) {
+			dl.tv_sec++;
+			dl.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&p->lock);
+		while (!p->stopping && !p->lease_kick &&
+		       pthread_cond_timedwait(&p->lease_cv, &p->lock, &dl) != ETIMEDOUT)
+			;
+		p->lease_kick = false;
+		pthread_mutex_unlock(&p->lock);
 	}
 	return NULL;
 }
