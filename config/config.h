@@ -58,8 +58,9 @@ enum config_log_dest {
 };
 
 enum config_mirror_mode {
-	MIRROR_SYNC = 0,  /* a non-idempotent reply waits for the standby's ack */
-	MIRROR_ASYNC = 1, /* replies go at once; the standby may lag a little */
+	MIRROR_SYNC = 0,   /* a non-idempotent call runs once the standby has it */
+	MIRROR_ASYNC = 1,  /* nothing waits; the standby may lag a little */
+	MIRROR_STRICT = 2, /* as sync, and its reply waits for the standby too */
 };
 
 enum config_log_level {

@@ -44,8 +44,10 @@ static const char *const squash_names[] = {
 };
 static const char *const log_names[] = {
     [LOG_DEST_STDERR] = "stderr", [LOG_DEST_SYSLOG] = "syslog", [LOG_DEST_SYSLOG + 1] = NULL};
-static const char *const mirror_names[] = {
-    [MIRROR_SYNC] = "sync", [MIRROR_ASYNC] = "async", [MIRROR_ASYNC + 1] = NULL};
+static const char *const mirror_names[] = {[MIRROR_SYNC] = "sync",
+					   [MIRROR_ASYNC] = "async",
+					   [MIRROR_STRICT] = "strict",
+					   [MIRROR_STRICT + 1] = NULL};
 static const char *const level_names[] = {
     [LOGL_ERROR] = "error", [LOGL_WARN] = "warn",    [LOGL_INFO] = "info",
     [LOGL_DEBUG] = "debug", [LOGL_DEBUG + 1] = NULL,
@@ -292,15 +294,18 @@ static const struct config__key keys[CONFIG__NKEYS] = {
 				     "Empty: the probe only stats the export roots."},
     [CONFIG__K_MIRROR] = {"mirror", PAIR(mirror), .type = CONFIG__T_ENUM, .names = mirror_names,
 			  .def = "sync",
-			  .help = "How the serving node streams its saved replies to the "
-				  "standby. sync: the reply to a non-idempotent call (CREATE, "
-				  "REMOVE, RENAME...) goes to the client only once the standby "
-				  "holds it, so a takeover never replays it wrongly. async: it "
-				  "goes at once and the standby may miss the last few."},
+			  .help = "How the serving node streams non-idempotent calls (CREATE, "
+				  "REMOVE, RENAME...) to the standby. sync: a call runs only "
+				  "once the standby has it, and its saved reply is sent to the "
+				  "standby before it goes to the client, so a takeover never "
+				  "runs it twice. strict: as sync, and the reply also waits "
+				  "until the standby holds it (one more round trip per call). "
+				  "async: nothing waits, and the standby may miss the last "
+				  "few."},
     [CONFIG__K_MIRROR_TIMEOUT_MS] = {"mirror_timeout_ms", PAIR(mirror_timeout_ms),
 				     .type = CONFIG__T_UINT, .min = 10, .max = 60000, .def = "1000",
 				     .help =
-					 "Longest a sync reply waits for the standby's "
+					 "Longest a sync or strict call waits for the standby's "
 					 "acknowledgement. Past it the mirror counts as behind "
 					 "(replies go unmirrored and twinctl status says so) until "
 					 "the standby has caught up again."},

@@ -430,17 +430,26 @@ static uint32_t ops_mirror_catch_up(void *arg)
 }
 
 /* Each non-idempotent call before it runs, and its saved reply before it goes
- * out (server.h): to the standby, and in sync mode only once the standby has
- * it. A wait that times out detaches the stream (the standby is behind) and the
- * call goes on: the client must not hang because the standby is slow. */
+ * out (server.h), to the standby. In sync mode the call runs only once the
+ * standby has its record; its reply record is sent, not waited for: were this
+ * node to die before the standby had it, the standby still knows the call may
+ * have run, which is all a retransmission needs (the "already done" error
+ * counts as success), and a client that holds the reply does not retransmit.
+ * Strict mode waits for the reply record too. A wait that times out detaches
+ * the stream (the standby is behind) and the call goes on: the client must not
+ * hang because the standby is slow. */
 static void server_mirror_record(struct server *srv, const struct drc_record *r)
 {
 	uint8_t rec[DRC_RECORD_MAX];
 	int len = drc_record_encode(r, rec, sizeof(rec));
 	if (len < 0)
 		return;
-	uint64_t pos = mirror_push(srv->mirror, rec, (uint32_t)len);
-	if (pos && srv->cfg.pair.mirror == MIRROR_SYNC)
+	if (srv->cfg.pair.mirror == MIRROR_ASYNC) {
+		mirror_push(srv->mirror, rec, (uint32_t)len);
+		return;
+	}
+	uint64_t pos = mirror_push_send(srv->mirror, rec, (uint32_t)len);
+	if (pos && (r->state != DRC_REPLIED || srv->cfg.pair.mirror == MIRROR_STRICT))
 		mirror_wait(srv->mirror, pos, srv->cfg.pair.mirror_timeout_ms);
 }
 

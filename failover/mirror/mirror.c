@@ -9,6 +9,9 @@
 #include "failover/peer/peer.h"
 #include "server/log/log.h"
 
+/* Frames on the wire at once, each waiting for its acknowledgement. */
+#define MIRROR_INFLIGHT 1
+
 struct mirror {
 	pthread_mutex_t lock;
 	pthread_cond_t queued_cv; /* records to send, or a wake-up */
@@ -21,6 +24,17 @@ struct mirror {
 	uint64_t generation; /* bumped at every detach: a waiter of an older one gives up */
 	uint64_t detaches;
 	bool attached, have_catchup, woken;
+	/* The transport (mirror_set_transport) and its one batch buffer: whoever
+	 * sets `sending` takes and sends until the queue is empty, so frames leave
+	 * in position order and a record pushed meanwhile is never left behind. */
+	mirror_send_fn send;
+	void *send_arg;
+	uint8_t *sbuf;
+	size_t scap;
+	bool sending;
+	/* the last position of each frame on the wire, oldest first */
+	uint64_t inflight[MIRROR_INFLIGHT];
+	unsigned ninflight;
 };
 
 int mirror_create(struct mirror **out)
@@ -50,6 +64,7 @@ void mirror_destroy(struct mirror *m)
 	pthread_cond_destroy(&m->acked_cv);
 	pthread_cond_destroy(&m->queued_cv);
 	pthread_mutex_destroy(&m->lock);
+	free(m->sbuf);
 	free(m->q);
 	free(m);
 }
@@ -64,6 +79,7 @@ void mirror_attach(struct mirror *m)
 		m->have_catchup = false;
 		m->head = m->tail = 0;
 		m->sent = m->acked = m->pushed;
+		m->ninflight = 0;
 	}
 	pthread_mutex_unlock(&m->lock);
 }
@@ -75,6 +91,7 @@ static void detach_locked(struct mirror *m, const char *why)
 	m->attached = false;
 	m->have_catchup = false;
 	m->head = m->tail = 0;
+	m->ninflight = 0;
 	m->generation++;
 	m->detaches++;
 	pthread_cond_broadcast(&m->acked_cv);
@@ -113,12 +130,10 @@ bool mirror_caught_up(struct mirror *m)
 	return c;
 }
 
-uint64_t mirror_push(struct mirror *m, const uint8_t *rec, uint32_t len)
+static uint64_t push_locked(struct mirror *m, const uint8_t *rec, uint32_t len)
 {
-	uint64_t pos = 0;
-	pthread_mutex_lock(&m->lock);
 	if (!m->attached)
-		goto out;
+		return 0;
 	if (m->head > 0 && MIRROR_QUEUE_BYTES - m->tail < len + 4) {
 		memmove(m->q, m->q + m->head, m->tail - m->head);
 		m->tail -= m->head;
@@ -126,16 +141,92 @@ uint64_t mirror_push(struct mirror *m, const uint8_t *rec, uint32_t len)
 	}
 	if (MIRROR_QUEUE_BYTES - m->tail < len + 4) {
 		detach_locked(m, "send queue full");
-		goto out;
+		return 0;
 	}
 	memcpy(m->q + m->tail, &len, 4);
 	memcpy(m->q + m->tail + 4, rec, len);
 	m->tail += len + 4;
-	pos = ++m->pushed;
-	pthread_cond_signal(&m->queued_cv);
-out:
+	return ++m->pushed;
+}
+
+uint64_t mirror_push(struct mirror *m, const uint8_t *rec, uint32_t len)
+{
+	pthread_mutex_lock(&m->lock);
+	uint64_t pos = push_locked(m, rec, len);
+	if (pos)
+		pthread_cond_signal(&m->queued_cv);
 	pthread_mutex_unlock(&m->lock);
 	return pos;
+}
+
+void mirror_set_transport(struct mirror *m, mirror_send_fn send, void *arg, size_t cap)
+{
+	uint8_t *buf = malloc(cap);
+	pthread_mutex_lock(&m->lock);
+	free(m->sbuf);
+	m->sbuf = buf;
+	m->scap = buf ? cap : 0;
+	m->send = buf ? send : NULL;
+	m->send_arg = arg;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static uint32_t take_locked(struct mirror *m, uint8_t *buf, size_t cap, uint32_t *used,
+			    uint64_t *last);
+static struct timespec deadline_after(uint32_t ms);
+
+/* Under m->lock: sends what is queued, unless another thread already does (it
+ * then takes what was queued meanwhile before it stops). */
+static void drain_locked(struct mirror *m)
+{
+	/* One frame at a time on the wire: what is pushed while a frame waits for
+	 * its acknowledgement goes together in the next one, which the
+	 * acknowledgement sends (group commit: under load, a frame and an
+	 * acknowledgement per round trip, not per record). */
+	if (m->sending || !m->send || m->ninflight >= MIRROR_INFLIGHT)
+		return;
+	m->sending = true;
+	for (;;) {
+		uint32_t used;
+		uint64_t last;
+		uint32_t n = m->attached && m->ninflight < MIRROR_INFLIGHT
+				 ? take_locked(m, m->sbuf, m->scap, &used, &last)
+				 : 0;
+		if (!n)
+			break;
+		m->inflight[m->ninflight++] = last;
+		uint64_t gen = m->generation;
+		pthread_mutex_unlock(&m->lock);
+		bool ok = m->send(m->send_arg, m->sbuf, used, n, last);
+		pthread_mutex_lock(&m->lock);
+		if (!ok && m->generation == gen)
+			detach_locked(m, "cannot send to the partner");
+	}
+	m->sending = false;
+}
+
+uint64_t mirror_push_send(struct mirror *m, const uint8_t *rec, uint32_t len)
+{
+	pthread_mutex_lock(&m->lock);
+	uint64_t pos = push_locked(m, rec, len);
+	if (pos && m->send)
+		drain_locked(m);
+	else if (pos)
+		pthread_cond_signal(&m->queued_cv);
+	pthread_mutex_unlock(&m->lock);
+	return pos;
+}
+
+void mirror_send_queued(struct mirror *m, uint32_t wait_ms)
+{
+	pthread_mutex_lock(&m->lock);
+	if (m->head == m->tail && !m->woken) {
+		struct timespec dl = deadline_after(wait_ms);
+		pthread_cond_timedwait(&m->queued_cv, &m->lock, &dl);
+	}
+	m->woken = false;
+	drain_locked(m);
+	pthread_mutex_unlock(&m->lock);
 }
 
 static struct timespec deadline_after(uint32_t ms)
@@ -187,14 +278,22 @@ int mirror_flush(struct mirror *m, uint32_t timeout_ms)
 uint32_t mirror_take(struct mirror *m, uint8_t *buf, size_t cap, uint32_t *used, uint64_t *last,
 		     uint32_t wait_ms)
 {
-	uint32_t count = 0;
-	*used = 0;
 	pthread_mutex_lock(&m->lock);
 	if (m->head == m->tail && !m->woken) {
 		struct timespec dl = deadline_after(wait_ms);
 		pthread_cond_timedwait(&m->queued_cv, &m->lock, &dl);
 	}
 	m->woken = false;
+	uint32_t count = take_locked(m, buf, cap, used, last);
+	pthread_mutex_unlock(&m->lock);
+	return count;
+}
+
+static uint32_t take_locked(struct mirror *m, uint8_t *buf, size_t cap, uint32_t *used,
+			    uint64_t *last)
+{
+	uint32_t count = 0;
+	*used = 0;
 	while (m->head < m->tail) {
 		uint32_t len;
 		memcpy(&len, m->q + m->head, 4);
@@ -206,7 +305,6 @@ uint32_t mirror_take(struct mirror *m, uint8_t *buf, size_t cap, uint32_t *used,
 	if (m->head == m->tail)
 		m->head = m->tail = 0;
 	*last = m->sent;
-	pthread_mutex_unlock(&m->lock);
 	return count;
 }
 
@@ -216,6 +314,13 @@ void mirror_acked(struct mirror *m, uint64_t pos)
 	if (m->attached && pos > m->acked && pos <= m->sent) {
 		m->acked = pos;
 		pthread_cond_broadcast(&m->acked_cv);
+		unsigned done = 0;
+		while (done < m->ninflight && m->inflight[done] <= pos)
+			done++;
+		m->ninflight -= done;
+		memmove(m->inflight, m->inflight + done, m->ninflight * sizeof(m->inflight[0]));
+		if (m->head < m->tail)
+			drain_locked(m);
 	}
 	pthread_mutex_unlock(&m->lock);
 }

@@ -12,10 +12,11 @@
  * thread takes queued records in batches (one MIRROR frame each, carrying the
  * last position in it); the standby stores them and acknowledges the position.
  *
- * Sync mode: the request thread waits for the acknowledgement of its record
- * before its reply goes out, so a client never holds a reply the standby lacks.
- * Batching keeps throughput: while one frame is on its way, the next records
- * queue up and travel together (group commit).
+ * Sync mode: the request thread sends its record itself (no hand-off to the
+ * sender thread) and waits for the acknowledgement before its reply goes out,
+ * so a client never holds a reply the standby lacks. Batching keeps throughput:
+ * while one thread sends, records pushed meanwhile queue up and it sends them
+ * too, together (group commit).
  *
  * Attached or not: records are queued only while a standby is attached. The pair
  * attaches the stream when the peer link is up and the partner stands by, then
@@ -55,6 +56,22 @@ bool mirror_caught_up(struct mirror *m);
 /* Queues one record; its position, or 0 when detached or the queue is full (the
  * stream then detaches). */
 uint64_t mirror_push(struct mirror *m, const uint8_t *rec, uint32_t len);
+/*
+ * The transport: sends one batch (peer_mirror_add's format: count records, used
+ * bytes, the last one at position last); false when it cannot (the stream then
+ * detaches). Called outside the lock, by one thread at a time, in position
+ * order. Set once before the stream is used; cap is the largest batch.
+ */
+typedef bool (*mirror_send_fn)(void *arg, const uint8_t *buf, uint32_t used, uint32_t count,
+			       uint64_t last);
+void mirror_set_transport(struct mirror *m, mirror_send_fn send, void *arg, size_t cap);
+/* As mirror_push, and the pushing thread sends the queue itself at once, unless
+ * another thread is sending (which then sends this record too): a sync call's
+ * record leaves without waking the sender thread. */
+uint64_t mirror_push_send(struct mirror *m, const uint8_t *rec, uint32_t len);
+/* The sender thread's round: waits up to wait_ms for queued records (or
+ * mirror_wake), then sends them through the transport. */
+void mirror_send_queued(struct mirror *m, uint32_t wait_ms);
 /* Waits until pos is acknowledged: 0; -ENOTCONN when detached meanwhile;
  * -ETIMEDOUT after timeout_ms (the stream detaches: the standby is behind). */
 int mirror_wait(struct mirror *m, uint64_t pos, uint32_t timeout_ms);
@@ -62,7 +79,7 @@ int mirror_wait(struct mirror *m, uint64_t pos, uint32_t timeout_ms);
 int mirror_flush(struct mirror *m, uint32_t timeout_ms);
 
 /*
- * The sender: takes queued records, at most cap bytes, in the length-prefixed
+ * Without a transport (tests): takes queued records, at most cap bytes, in the length-prefixed
  * format of peer_mirror_add; waits up to wait_ms for the first. Returns the
  * number of records (0: none), with *used bytes and *last the position of the
  * last one.

@@ -1156,6 +1156,7 @@ int pair_start(struct pair *p, struct admin *admin)
 	p->ops.set_serving(p->ops.arg, false);
 	if (pthread_create(&p->exec_thread, NULL, pair_executor, p) != 0)
 		return -EAGAIN;
+	mirror_set_transport(p->ops.mirror, pair__mirror_transport, p, PEER_MIRROR_MAX_BYTES);
 	if (pthread_create(&p->mirror_thread, NULL, pair__mirror_sender, p) != 0) {
 		pair_stop_threads(p, false, false);
 		return -EAGAIN;

@@ -175,6 +175,8 @@ void pair__mirror_keep(struct pair *p, bool serving, bool attach, uint64_t now);
 void pair__mirror_kv(struct pair *p, struct admin_kv *kv, uint64_t stored, uint64_t peer_pos,
 		     bool peer_caught_up);
 void *pair__mirror_sender(void *arg);
+bool pair__mirror_transport(void *arg, const uint8_t *buf, uint32_t used, uint32_t count,
+			    uint64_t last);
 int pair__mirror_wait(struct pair *p);
 void pair__rx_clients(struct pair *p, const struct peer_clients *pc);
 void pair__rx_mirror(struct pair *p, const struct peer_mirror *m);

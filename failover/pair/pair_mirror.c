@@ -144,10 +144,15 @@ void pair__tickle(struct pair *p)
 	free(c);
 }
 
-/* A batch of the partner's stream: into the request table at once, then the
- * acknowledgement its sync replies wait for. */
+/* A batch of the partner's stream: the acknowledgement its sync calls wait
+ * for, then into the request table. Acknowledging first takes the loading out
+ * of the partner's wait and is safe: this thread loads the batch before it
+ * reads the next message or raises any event, and a takeover starts from one. */
 void pair__rx_mirror(struct pair *p, const struct peer_mirror *m)
 {
+	struct peer_msg ack = {.type = PEER_MIRROR_ACK};
+	ack.u.mirror_ack.position = m->position;
+	pair__send(p, &ack);
 	uint32_t off = 0, len, loaded = 0;
 	const uint8_t *rec;
 	while (peer_mirror_next(m, &off, &rec, &len))
@@ -156,9 +161,6 @@ void pair__rx_mirror(struct pair *p, const struct peer_mirror *m)
 	p->mirror_stored = m->position;
 	p->mirror_loaded += loaded;
 	pthread_mutex_unlock(&p->lock);
-	struct peer_msg ack = {.type = PEER_MIRROR_ACK};
-	ack.u.mirror_ack.position = m->position;
-	pair__send(p, &ack);
 }
 
 /* The stream runs while this node serves and the partner listens; one that fell
@@ -209,24 +211,22 @@ void pair__clients_timer(struct pair *p, uint64_t now)
 		pair__send_clients(p, false);
 }
 
-/* The sender: batches of queued records, one MIRROR frame each. */
+/* The mirror's transport: one MIRROR frame per batch. */
+bool pair__mirror_transport(void *arg, const uint8_t *buf, uint32_t used, uint32_t count,
+			    uint64_t last)
+{
+	struct peer_msg m = {.type = PEER_MIRROR};
+	m.u.mirror = (struct peer_mirror){last, count, used, (uint8_t *)buf};
+	return pair__send(arg, &m) == PEER_OK;
+}
+
+/* The sender: what is queued but not sent by a request thread (catch-up,
+ * async mode). */
 void *pair__mirror_sender(void *arg)
 {
 	struct pair *p = arg;
-	uint8_t *buf = malloc(PEER_MIRROR_MAX_BYTES);
-	while (buf && !pair__stopping(p)) {
-		struct peer_msg m = {.type = PEER_MIRROR};
-		uint32_t used;
-		uint64_t last;
-		uint32_t n = mirror_take(p->ops.mirror, buf, PEER_MIRROR_MAX_BYTES, &used, &last,
-					 PAIR_LOOP_TICK_MS);
-		if (!n)
-			continue;
-		m.u.mirror = (struct peer_mirror){last, n, used, buf};
-		if (pair__send(p, &m) != PEER_OK)
-			mirror_detach(p->ops.mirror, "cannot send to the partner");
-	}
-	free(buf);
+	while (!pair__stopping(p))
+		mirror_send_queued(p->ops.mirror, PAIR_LOOP_TICK_MS);
 	return NULL;
 }
 
@@ -237,7 +237,10 @@ void pair__mirror_kv(struct pair *p, struct admin_kv *kv, uint64_t stored, uint6
 {
 	struct mirror_stats ms;
 	mirror_get_stats(p->ops.mirror, &ms);
-	admin_kv_str(kv, "mirror_mode", p->cfg.mirror == MIRROR_SYNC ? "sync" : "async");
+	admin_kv_str(kv, "mirror_mode",
+		     p->cfg.mirror == MIRROR_SYNC    ? "sync"
+		     : p->cfg.mirror == MIRROR_ASYNC ? "async"
+						     : "strict");
 	if (ms.attached) {
 		admin_kv_str(kv, "mirror",
 			     ms.caught_up ? "sending, standby caught up"

@@ -171,6 +171,85 @@ static void test_sync_writers_batch(void)
 	mirror_destroy(s.m);
 }
 
+/* A transport in the test: checks that batches come one at a time and in
+ * position order; a standby thread acknowledges what it sent. */
+struct wire {
+	struct mirror *m;
+	atomic_int in_send, overlaps, batches;
+	atomic_uint_fast64_t sent, gaps;
+	atomic_bool fail, stop;
+};
+
+static bool wire_send(void *arg, const uint8_t *buf, uint32_t used, uint32_t count, uint64_t last)
+{
+	struct wire *w = arg;
+	(void)buf, (void)used;
+	if (atomic_fetch_add(&w->in_send, 1) != 0)
+		atomic_fetch_add(&w->overlaps, 1);
+	if (last != atomic_load(&w->sent) + count)
+		atomic_fetch_add(&w->gaps, 1);
+	atomic_store(&w->sent, last);
+	atomic_fetch_add(&w->batches, 1);
+	usleep(500);
+	atomic_fetch_sub(&w->in_send, 1);
+	return !atomic_load(&w->fail);
+}
+
+static void *wire_standby(void *arg)
+{
+	struct wire *w = arg;
+	while (!atomic_load(&w->stop)) {
+		usleep(1000);
+		mirror_acked(w->m, atomic_load(&w->sent));
+	}
+	return NULL;
+}
+
+static void *push_send_thread(void *arg)
+{
+	struct writer *wr = arg;
+	for (int i = 0; i < 200; i++) {
+		uint64_t p = mirror_push_send(wr->m, (const uint8_t *)"rec", 3);
+		if (!p || mirror_wait(wr->m, p, 5000) != 0)
+			wr->fails++;
+	}
+	return NULL;
+}
+
+/* Sync writers that send their records themselves (no sender thread): every
+ * wait ends acknowledged, batches leave one at a time in position order, and
+ * records pushed during a send travel together. A transport that fails
+ * detaches the stream. */
+static void test_writers_send_themselves(void)
+{
+	struct wire w = {0};
+	struct writer wr[4];
+	pthread_t st, wt[4];
+	CU_ASSERT_FATAL(mirror_create(&w.m) == 0);
+	mirror_set_transport(w.m, wire_send, &w, 4096);
+	mirror_attach(w.m);
+	pthread_create(&st, NULL, wire_standby, &w);
+	for (int i = 0; i < 4; i++) {
+		wr[i] = (struct writer){w.m, 0};
+		pthread_create(&wt[i], NULL, push_send_thread, &wr[i]);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(wt[i], NULL);
+		CU_ASSERT_EQUAL(wr[i].fails, 0);
+	}
+	CU_ASSERT_EQUAL(mirror_flush(w.m, 5000), 0);
+	CU_ASSERT_EQUAL(atomic_load(&w.sent), 800);
+	CU_ASSERT_EQUAL(atomic_load(&w.overlaps), 0);
+	CU_ASSERT_EQUAL(atomic_load(&w.gaps), 0);
+	CU_ASSERT(atomic_load(&w.batches) < 800);
+	atomic_store(&w.fail, true);
+	CU_ASSERT_NOT_EQUAL(mirror_push_send(w.m, (const uint8_t *)"x", 1), 0);
+	CU_ASSERT_FALSE(mirror_attached(w.m));
+	atomic_store(&w.stop, true);
+	pthread_join(st, NULL);
+	mirror_destroy(w.m);
+}
+
 struct waiter {
 	struct mirror *m;
 	uint64_t pos;
@@ -229,6 +308,7 @@ int twinfs_register_tests(void)
 	    {"a batch fits its frame", test_batch_capacity},
 	    {"a full queue detaches", test_queue_full_detaches},
 	    {"sync writers share batches", test_sync_writers_batch},
+	    {"sync writers send themselves, in order", test_writers_send_themselves},
 	    {"a detach wakes a sync waiter", test_detach_wakes_waiter},
 	    {"wake ends a sender's wait", test_wake_ends_take},
 	};
