@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +144,33 @@ static int vfs__name_key(const struct fsal_export *exp, int dirfd, const char *n
 	return rc;
 }
 
+/*
+ * open_by_handle_at fails with ENOMEM, not ESTALE, while the handle's inode number is
+ * being given to a new file by a create still in progress: the kernel's inode lookup
+ * (iget_locked) finds that new inode marked I_CREATING and returns nothing, which ext4
+ * reports as ENOMEM, and fs/fhandle.c passes ENOMEM on where it turns every other
+ * failure into ESTALE. ext4 hands a freed number to the next new file at once, so the
+ * handle of an object just removed meets this whenever anything else creates files on
+ * that filesystem (measured: 0.5-1.7 % of such opens beside one process creating
+ * files; a parallel test run made GETATTR of a removed file fail). The create ends
+ * within microseconds, so the open is tried again, a yield first, then sleeps doubling
+ * from VFS_RETRY_NS (25 ms in all). An ENOMEM that outlasts that becomes -EAGAIN: the
+ * client asks again later (JUKEBOX, as knfsd answers ENOMEM from its own handle
+ * decoding), and a live object is never called stale.
+ */
+#define VFS_OPEN_TRIES 12
+#define VFS_RETRY_NS   (50 * 1000L)
+
+static void vfs__open_backoff(unsigned attempt)
+{
+	if (attempt < 3) {
+		sched_yield();
+		return;
+	}
+	const struct timespec ts = {0, VFS_RETRY_NS << (attempt - 3)};
+	nanosleep(&ts, NULL);
+}
+
 /* Opens the object of `key` (the caller is root). Whatever says "no such object"
  * becomes -ESTALE. */
 static int vfs__open_handle(const struct fsal_export *exp, const struct fsal_key *key, int flags,
@@ -153,9 +181,17 @@ static int vfs__open_handle(const struct fsal_export *exp, const struct fsal_key
 
 	if (rc)
 		return rc;
-	*fd = open_by_handle_at(exp->mount_fd, &h.fh, flags | O_CLOEXEC);
-	if (*fd >= 0)
-		return 0;
+	for (unsigned attempt = 0; attempt < VFS_OPEN_TRIES; attempt++) {
+		if (attempt)
+			vfs__open_backoff(attempt);
+		*fd = open_by_handle_at(exp->mount_fd, &h.fh, flags | O_CLOEXEC);
+		if (*fd >= 0)
+			return 0;
+		if (errno != ENOMEM)
+			break;
+	}
+	if (errno == ENOMEM)
+		return -EAGAIN;
 	if (errno == ENOENT || errno == EBADF || errno == EINVAL)
 		return -ESTALE;
 	return -errno;

@@ -13,10 +13,13 @@
 #include "fsal/fsal.h"
 
 #include <CUnit/CUnit.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1042,6 +1045,60 @@ static void vfs_readdir_100k(void)
 	readdir_paged(f, &d, 100000, 100);
 }
 
+/*
+ * open_by_handle_at as the backend in this binary sees it: the next obh_enomem calls
+ * fail with ENOMEM, as the kernel's do while a create is giving the handle's inode
+ * number to a new file (vfs.c, vfs__open_handle). Defined here, it takes the place of
+ * libc's for the backend linked into this binary; the real one is the next in line.
+ */
+static atomic_uint obh_enomem;
+static int (*obh_real)(int, struct file_handle *, int);
+static pthread_once_t obh_once = PTHREAD_ONCE_INIT;
+
+static void obh_find_real(void)
+{
+	obh_real = (int (*)(int, struct file_handle *, int))dlsym(RTLD_NEXT, "open_by_handle_at");
+}
+
+int open_by_handle_at(int mount_fd, struct file_handle *fh, int flags)
+{
+	if (atomic_load(&obh_enomem) > 0) {
+		atomic_fetch_sub(&obh_enomem, 1);
+		errno = ENOMEM;
+		return -1;
+	}
+	pthread_once(&obh_once, obh_find_real);
+	return obh_real(mount_fd, fh, flags);
+}
+
+/* While a create reuses a removed object's inode number, that object's handle is still
+ * stale and a live object's still opens; an ENOMEM that lasts is "try again later",
+ * never stale. (A parallel run once made GETATTR and SETATTR of a removed file give
+ * ENOMEM.) Nothing here was opened by handle before, so every call opens. */
+static void vfs_open_enomem(void)
+{
+	struct fx *f = &fx_vfs;
+	struct fsal_key d, gone, live, other;
+	struct fsal_attr a;
+	const struct fsal_setattr sa = {.mask = FSAL_SET_MODE, .mode = 0600};
+
+	fresh(f, &d, NULL);
+	mkfile(f, &d, "gone", 0644, &gone);
+	mkfile(f, &d, "live", 0644, &live);
+	mkfile(f, &d, "other", 0644, &other);
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "gone", false), 0);
+	atomic_store(&obh_enomem, 2);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &gone, &a), -ESTALE);
+	atomic_store(&obh_enomem, 2);
+	CU_ASSERT_EQUAL(f->ops->setattr(f->exp, &ROOT, &gone, &sa), -ESTALE);
+	atomic_store(&obh_enomem, 2);
+	CU_ASSERT_EQUAL(f->ops->setattr(f->exp, &ROOT, &live, &sa), 0);
+	atomic_store(&obh_enomem, 1000);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &other, &a), -EAGAIN);
+	atomic_store(&obh_enomem, 0);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &other, &a), 0);
+}
+
 /* A filesystem mounted below the export is not entered (see vfs.c). Needs mount(2),
  * so it passes vacuously where the test may not mount. */
 static void vfs_mountpoint(void)
@@ -1351,6 +1408,7 @@ static CU_TestInfo vfs_tests[] = {
     FSAL_SHARED_TESTS(VFS_ENTRY){"restart", vfs_restart},
     {"readdir_100k", vfs_readdir_100k},
     {"removed_is_released", vfs_removed_is_released},
+    {"open_enomem", vfs_open_enomem},
     {"mountpoint", vfs_mountpoint},
     {"export_errors", vfs_export_errors},
     {"xattr_values", vfs_xattr_values},
@@ -1396,8 +1454,6 @@ int twinfs_register_tests(void)
  * and attributes changed after the handle was kept. Own export, own directory.
  */
 #include "fsal/vfs/hcache.h"
-
-#include <fcntl.h>
 
 static struct fx fx_hc;
 
