@@ -694,75 +694,59 @@ static int vfs__name_key_attr(struct fsal_export *exp, int dirfd, const char *na
 }
 
 /*
- * The directory this thread is listing, while vfs_readdir's callback runs. READDIRPLUS
- * looks every entry up from that callback (lookup_attr), and taking the directory from
- * the descriptor cache for each one was two lock round trips on one cache line shared
- * by every thread serving that listing: 8 % of a 10,000-entry listing's CPU (the lookup,
- * the locks and the futex waits). A lookup in that directory uses readdir's descriptor
- * instead. A thread-local because the callback (fsal.h) has no room for it; it points
- * into vfs_readdir's frame and is restored when that returns, so it never outlives the
- * call it describes.
+ * The directory vfs_readdir lends its callback (fsal.h): the listing's own descriptor.
+ * READDIRPLUS looks every entry up from that callback (lookup_at); taking the directory
+ * from the descriptor cache for each one instead was two lock round trips on one cache
+ * line shared by every thread serving that listing: 8 % of a 10,000-entry listing's CPU
+ * (the lookup, the locks and the futex waits).
  */
-struct vfs_listing {
-	const struct fsal_export *exp;
-	const struct fsal_key *dir;
+struct fsal_dir {
+	const struct fsal_key *key;
 	int fd;
 };
-static _Thread_local const struct vfs_listing *vfs__listing;
 
-/* The directory dir as the caller, as vfs__open_as; *kept: from the listing this thread
- * is in (then not to be given back). */
-static int vfs__dir_as(const struct fsal_export *exp, const struct fsal_cred *cred,
-		       const struct fsal_key *dir, int *fd, bool *kept)
+/* The key of fd/name (fd: the directory dir, the caller's identity set) and, when attr
+ * is not NULL, the object's attributes: from the name, not from the object opened by
+ * its handle, so nothing is opened or cached per entry of a large listing. */
+static int vfs__lookup_fd(struct fsal_export *exp, const struct fsal_key *dir, int fd,
+			  const char *name, struct fsal_key *out, struct fsal_attr *attr)
 {
-	const struct vfs_listing *l = vfs__listing;
-
-	*kept = l && l->exp == exp && fsal_key_eq(l->dir, dir);
-	if (!*kept)
-		return vfs__open_as(exp, cred, dir, fd);
-	*fd = l->fd;
-	return vfs_cred_set(cred);
-}
-
-/* The key of dir/name and, when attr is not NULL, the object's attributes: from the
- * name, not from the object opened by its handle, so nothing is opened or cached per
- * entry of a large listing (READDIRPLUS). */
-static int vfs__lookup(struct fsal_export *exp, const struct fsal_cred *cred,
-		       const struct fsal_key *dir, const char *name, struct fsal_key *out,
-		       struct fsal_attr *attr)
-{
-	bool kept;
-	int fd;
-	int rc = fsal__check_name(name, true);
-
-	if (rc)
-		return rc;
 	/* ".." of the root is the root; still looked up as "." for the X check. */
 	if (strcmp(name, "..") == 0 && fsal_key_eq(dir, &exp->root))
 		name = ".";
-	rc = vfs__dir_as(exp, cred, dir, &fd, &kept);
-	if (rc)
-		return rc;
 	if (attr)
-		rc = vfs__name_key_attr(exp, fd, name, out, attr);
-	else
-		rc = vfs__name_key(exp, fd, name, out);
-	if (!kept)
-		vfs__put(fd);
-	return rc;
+		return vfs__name_key_attr(exp, fd, name, out, attr);
+	return vfs__name_key(exp, fd, name, out);
 }
 
 static int vfs_lookup(struct fsal_export *exp, const struct fsal_cred *cred,
 		      const struct fsal_key *dir, const char *name, struct fsal_key *out)
 {
-	return vfs__lookup(exp, cred, dir, name, out, NULL);
+	int fd;
+	int rc = fsal__check_name(name, true);
+
+	if (!rc)
+		rc = vfs__open_as(exp, cred, dir, &fd);
+	if (rc)
+		return rc;
+	rc = vfs__lookup_fd(exp, dir, fd, name, out, NULL);
+	vfs__put(fd);
+	return rc;
 }
 
-static int vfs_lookup_attr(struct fsal_export *exp, const struct fsal_cred *cred,
-			   const struct fsal_key *dir, const char *name, struct fsal_key *out,
-			   struct fsal_attr *attr)
+/* The directory is readdir's, open for the length of the callback: nothing to open or
+ * give back. */
+static int vfs_lookup_at(struct fsal_export *exp, const struct fsal_cred *cred,
+			 const struct fsal_dir *dir, const char *name, struct fsal_key *out,
+			 struct fsal_attr *attr)
 {
-	return vfs__lookup(exp, cred, dir, name, out, attr);
+	int rc = fsal__check_name(name, true);
+
+	if (!rc)
+		rc = vfs_cred_set(cred);
+	if (!rc)
+		rc = vfs__lookup_fd(exp, dir->key, dir->fd, name, out, attr);
+	return rc;
 }
 
 static int vfs_access(struct fsal_export *exp, const struct fsal_cred *cred,
@@ -1126,7 +1110,7 @@ static int vfs_readlink(struct fsal_export *exp, const struct fsal_cred *cred,
 	return rc;
 }
 
-/* READDIRPLUS looks each entry up (lookup_attr) as readdir hands it over: start
+/* READDIRPLUS looks each entry up (lookup_at) as readdir hands it over: start
  * loading the handle cache's slot of the entry after d while d's statx runs. */
 static void vfs__prefetch_next(struct fsal_export *exp, const struct dirstream *ds,
 			       const struct dirent64 *d)
@@ -1142,6 +1126,8 @@ static void vfs__prefetch_next(struct fsal_export *exp, const struct dirstream *
 static int vfs__dir_scan(struct fsal_export *exp, struct dirstream *ds, fsal_readdir_cb cb,
 			 void *arg, bool *eof)
 {
+	const struct fsal_dir dir = {.key = &ds->key, .fd = ds->fd};
+
 	for (;;) {
 		while (ds->pos < ds->len) {
 			const struct dirent64 *d = (const struct dirent64 *)(ds->buf + ds->pos);
@@ -1150,7 +1136,7 @@ static int vfs__dir_scan(struct fsal_export *exp, struct dirstream *ds, fsal_rea
 
 			vfs__prefetch_next(exp, ds, d);
 			if (!(nm[0] == '.' && (nm[1] == '\0' || (nm[1] == '.' && nm[2] == '\0'))) &&
-			    !cb(arg, nm, strlen(nm), d->d_ino, cookie))
+			    !cb(arg, &dir, nm, strlen(nm), d->d_ino, cookie))
 				return 0;
 			ds->pos += d->d_reclen;
 			ds->cookie = cookie;
@@ -1163,19 +1149,6 @@ static int vfs__dir_scan(struct fsal_export *exp, struct dirstream *ds, fsal_rea
 		ds->len = (size_t)n;
 		ds->pos = 0;
 	}
-}
-
-/* vfs__dir_scan with this thread's listing set (see vfs__listing). */
-static int vfs__dir_listing(struct fsal_export *exp, const struct fsal_key *dir,
-			    struct dirstream *ds, fsal_readdir_cb cb, void *arg, bool *eof)
-{
-	const struct vfs_listing l = {.exp = exp, .dir = dir, .fd = ds->fd};
-	const struct vfs_listing *outer = vfs__listing;
-
-	vfs__listing = &l;
-	int rc = vfs__dir_scan(exp, ds, cb, arg, eof);
-	vfs__listing = outer;
-	return rc;
 }
 
 /* Cookies are the filesystem's d_off (ext4: a hash of the name), which a fresh fd
@@ -1214,7 +1187,7 @@ static int vfs_readdir(struct fsal_export *exp, const struct fsal_cred *cred,
 		rc = ds ? 0 : -ENOMEM;
 	}
 	if (!rc && ds)
-		rc = vfs__dir_listing(exp, dir, ds, cb, arg, eof);
+		rc = vfs__dir_scan(exp, ds, cb, arg, eof);
 	if (!ds)
 		close(fd);
 	else if (rc || *eof)
@@ -1313,7 +1286,7 @@ const struct fsal_ops fsal_vfs_ops = {
     .getattr = vfs_getattr,
     .setattr = vfs_setattr,
     .lookup = vfs_lookup,
-    .lookup_attr = vfs_lookup_attr,
+    .lookup_at = vfs_lookup_at,
     .access = vfs_access,
     .read = vfs_read,
     .write = vfs_write,

@@ -711,12 +711,13 @@ struct rd_state {
 	bool nomem;
 };
 
-static bool rd_collect(void *arg, const char *name, size_t namelen, uint64_t fileid,
-		       uint64_t cookie)
+static bool rd_collect(void *arg, const struct fsal_dir *dir, const char *name, size_t namelen,
+		       uint64_t fileid, uint64_t cookie)
 {
 	struct rd_state *st = arg;
 	uint32_t cost = RD_ENTRY_COST((uint32_t)namelen);
 
+	(void)dir;
 	if (cost > st->budget)
 		return false;
 	struct rd_entry *e = arena_alloc(st->ctx->arena, sizeof(*e) + namelen + 1);
@@ -827,28 +828,22 @@ static struct rdp_ent *rdp_alloc(struct rdp_state *st, size_t namelen)
 	return e;
 }
 
-/* Handle and attributes of e's name; an entry removed since readdir saw it is still
- * listed, without them. */
-static void rdp_lookup(struct rdp_state *st, struct rdp_ent *e)
+/* Handle and attributes of e's name, looked up in the directory readdir lent (at); an
+ * entry removed since readdir saw it is still listed, without them. */
+static void rdp_lookup(struct rdp_state *st, const struct fsal_dir *at, struct rdp_ent *e)
 {
 	const struct fsobj *dir = st->dir;
 	entryplus3 *x = &e->x;
 	struct fsobj obj;
+	struct fsal_attr a;
 
 	export_obj_sibling(dir, &obj);
-	if (dir->ops->lookup_attr) {
-		struct fsal_attr a;
-		if (dir->ops->lookup_attr(dir->fs, st->cred, &dir->key, x->name, &obj.key, &a) < 0)
-			return;
-		/* a name replaced between the handle and the stat: no attributes */
-		x->name_attributes.attributes_follow = a.fileid == x->fileid;
-		if (x->name_attributes.attributes_follow)
-			nfs3_fattr(&x->name_attributes.post_op_attr_u.attributes, &a);
-	} else {
-		if (dir->ops->lookup(dir->fs, st->cred, &dir->key, x->name, &obj.key) < 0)
-			return;
-		nfs3_post_op(&obj, &x->name_attributes);
-	}
+	if (dir->ops->lookup_at(dir->fs, st->cred, at, x->name, &obj.key, &a) < 0)
+		return;
+	/* a name replaced between the handle and the stat: no attributes */
+	x->name_attributes.attributes_follow = a.fileid == x->fileid;
+	if (x->name_attributes.attributes_follow)
+		nfs3_fattr(&x->name_attributes.post_op_attr_u.attributes, &a);
 	nfs_fh3 *fh = &x->name_handle.post_op_fh3_u.handle;
 	fh->data.data_len = (u_int)export_fh_encode(st->rd.ctx->srv->exports, &obj, e->fh);
 	fh->data.data_val = (char *)e->fh;
@@ -867,8 +862,8 @@ static uint32_t rdp_plus_cost(const entryplus3 *x)
 	return cost;
 }
 
-static bool rdp_collect(void *arg, const char *name, size_t namelen, uint64_t fileid,
-			uint64_t cookie)
+static bool rdp_collect(void *arg, const struct fsal_dir *dir, const char *name, size_t namelen,
+			uint64_t fileid, uint64_t cookie)
 {
 	struct rdp_state *st = arg;
 	uint32_t dcost = RD_ENTRY_COST((uint32_t)namelen);
@@ -886,7 +881,7 @@ static bool rdp_collect(void *arg, const char *name, size_t namelen, uint64_t fi
 	x->name[namelen] = '\0';
 	x->fileid = fileid;
 	x->cookie = cookie;
-	rdp_lookup(st, e);
+	rdp_lookup(st, dir, e);
 	uint32_t cost = dcost + rdp_plus_cost(x);
 	if (cost > st->rd.budget)
 		return false;

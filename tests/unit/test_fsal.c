@@ -133,12 +133,14 @@ struct rd {
 	unsigned bad; /* zero cookie, wrong length, unknown name */
 };
 
-static bool rd_cb(void *arg, const char *name, size_t len, uint64_t fileid, uint64_t cookie)
+static bool rd_cb(void *arg, const struct fsal_dir *dir, const char *name, size_t len,
+		  uint64_t fileid, uint64_t cookie)
 {
 	struct rd *r = arg;
 	char *end;
 	unsigned long i;
 
+	(void)dir;
 	(void)fileid;
 	if (r->got == r->limit)
 		return false;
@@ -150,6 +152,45 @@ static bool rd_cb(void *arg, const char *name, size_t len, uint64_t fileid, uint
 	r->last = cookie;
 	r->got++;
 	return true;
+}
+
+/* lookup_at of `name` as READDIRPLUS makes it: from readdir's callback, in the
+ * directory that callback was lent, on dir's first entry (-ENODATA: dir is empty).
+ * The listing goes on to its end, so no stream of it is kept open. */
+struct at {
+	struct fx *f;
+	const struct fsal_cred *cred;
+	const char *name;
+	struct fsal_key *key;
+	struct fsal_attr *attr;
+	int rc;
+	bool done;
+};
+
+static bool at_cb(void *arg, const struct fsal_dir *dir, const char *name, size_t len,
+		  uint64_t fileid, uint64_t cookie)
+{
+	struct at *a = arg;
+
+	(void)name;
+	(void)len;
+	(void)fileid;
+	(void)cookie;
+	if (!a->done)
+		a->rc = a->f->ops->lookup_at(a->f->exp, a->cred, dir, a->name, a->key, a->attr);
+	a->done = true;
+	return true;
+}
+
+static int lookup_at(struct fx *f, const struct fsal_cred *cred, const struct fsal_key *dir,
+		     const char *name, struct fsal_key *key, struct fsal_attr *attr)
+{
+	struct at a = {
+	    .f = f, .cred = cred, .name = name, .key = key, .attr = attr, .rc = -ENODATA};
+	bool eof;
+	int rc = f->ops->readdir(f->exp, cred, dir, 0, at_cb, &a, &eof);
+
+	return rc ? rc : a.rc;
 }
 
 static void mkfiles(struct fx *f, const struct fsal_key *dir, unsigned n)
@@ -237,6 +278,40 @@ static void t_lookup_errors(struct fx *f)
 	CU_ASSERT_EQUAL(f->ops->mkdir(f->exp, &ROOT, &file, "x", 0755, &k), -ENOTDIR);
 	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "missing", false), -ENOENT);
 	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "missing", true), -ENOENT);
+}
+
+/* lookup_at, from readdir's callback: lookup's key, getattr's attributes, "." and "..",
+ * names checked, and the caller's search permission on the directory. */
+static void t_lookup_at(struct fx *f)
+{
+	struct fsal_key d, file, sub, k;
+	struct fsal_attr a;
+
+	fresh(f, &d, NULL);
+	mkfile(f, &d, "file", 0640, &file);
+	mkdir_(f, &d, "sub", 0755, &sub);
+	put(f, &file, 0, "abc");
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, "file", &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &file));
+	CU_ASSERT_EQUAL(a.fileid, attr(f, &file).fileid);
+	CU_ASSERT_EQUAL(a.type, FSAL_REG);
+	CU_ASSERT_EQUAL(a.mode, 0640);
+	CU_ASSERT_EQUAL(a.size, 3);
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, "sub", &k, NULL), 0);
+	CU_ASSERT(fsal_key_eq(&k, &sub));
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, ".", &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &d));
+	CU_ASSERT_EQUAL(a.type, FSAL_DIR);
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &f->root, "..", &k, NULL), 0);
+	CU_ASSERT(fsal_key_eq(&k, &f->root));
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, "missing", &k, &a), -ENOENT);
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, "a/b", &k, &a), -EINVAL);
+	/* readable but not searchable by USER (other r--) */
+	CU_ASSERT_EQUAL(setmode(f, &ROOT, &d, 0774), 0);
+	CU_ASSERT_EQUAL(lookup_at(f, &USER, &d, "file", &k, &a), -EACCES);
+	CU_ASSERT_EQUAL(setmode(f, &ROOT, &d, 0777), 0);
+	CU_ASSERT_EQUAL(lookup_at(f, &USER, &d, "file", &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &file));
 }
 
 static void t_names(struct fx *f)
@@ -903,6 +978,7 @@ static void t_threads(struct fx *f)
 #define FSAL_SHARED_TESTS(X)                                                                       \
 	X(root_dots)                                                                               \
 	X(lookup_errors)                                                                           \
+	X(lookup_at)                                                                               \
 	X(names)                                                                                   \
 	X(create)                                                                                  \
 	X(mkdir_mknod)                                                                             \
@@ -1447,7 +1523,7 @@ int twinfs_register_tests(void)
 /* --- vfs: handles kept for READDIRPLUS (vfs/hcache.h) ------------------------------ */
 
 /*
- * lookup_attr keeps an object's handle by inode number and birth time once the object
+ * lookup_at keeps an object's handle by inode number and birth time once the object
  * is HCACHE_MIN_AGE_NS old. These tests make the cases that could hand out a wrong
  * handle: a name removed and created again (ext4 reuses the inode number, and within
  * a clock tick the birth time too), through the server and behind its back, a rename,
@@ -1542,14 +1618,14 @@ static void hc_unit_full(void)
 	hcache_free(c);
 }
 
-static int hc_lookup_attr(struct fx *f, const struct fsal_key *dir, const char *name,
-			  struct fsal_key *key, struct fsal_attr *a)
+static int hc_lookup_at(struct fx *f, const struct fsal_key *dir, const char *name,
+			struct fsal_key *key, struct fsal_attr *a)
 {
 	memset(a, 0, sizeof(*a));
-	return f->ops->lookup_attr(f->exp, &ROOT, dir, name, key, a);
+	return lookup_at(f, &ROOT, dir, name, key, a);
 }
 
-/* lookup_attr of dir/name gives want, twice in a row (the second from the cache);
+/* lookup_at of dir/name gives want, twice in a row (the second from the cache);
  * its fileid in *a. Opens nothing by handle: a kept descriptor would keep the inode
  * number from being reused. */
 static void hc_expect(struct fx *f, const struct fsal_key *dir, const char *name,
@@ -1558,12 +1634,12 @@ static void hc_expect(struct fx *f, const struct fsal_key *dir, const char *name
 	struct fsal_key k;
 
 	for (int i = 0; i < 2; i++) {
-		CU_ASSERT_EQUAL_FATAL(hc_lookup_attr(f, dir, name, &k, a), 0);
+		CU_ASSERT_EQUAL_FATAL(hc_lookup_at(f, dir, name, &k, a), 0);
 		CU_ASSERT(fsal_key_eq(&k, want));
 	}
 }
 
-/* The same, and the key opens the object lookup_attr described. */
+/* The same, and the key opens the object lookup_at described. */
 static void hc_expect_key(struct fx *f, const struct fsal_key *dir, const char *name,
 			  const struct fsal_key *want)
 {
@@ -1621,7 +1697,7 @@ static void hc_recreate_behind(void)
 	CU_ASSERT_EQUAL_FATAL(lookup(f, &d, "b", &now), 0);
 	CU_ASSERT_FALSE(fsal_key_eq(&old, &now));
 	hc_expect_key(f, &d, "b", &now);
-	CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "b", &now, &b), 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "b", &now, &b), 0);
 	if (a.fileid != b.fileid)
 		fprintf(stderr, "(inode number not reused) ");
 	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &old, &b), -ESTALE);
@@ -1642,7 +1718,7 @@ static void hc_recreate_young(void)
 	for (int i = 0; i < 200; i++) {
 		CU_ASSERT_EQUAL_FATAL(mknod(path, S_IFREG | 0644, 0), 0);
 		CU_ASSERT_EQUAL_FATAL(lookup(f, &d, "y", &k), 0);
-		CU_ASSERT_EQUAL_FATAL(hc_lookup_attr(f, &d, "y", &got, &a), 0);
+		CU_ASSERT_EQUAL_FATAL(hc_lookup_at(f, &d, "y", &got, &a), 0);
 		wrong += !fsal_key_eq(&k, &got);
 		reused += a.fileid == last;
 		last = a.fileid;
@@ -1668,7 +1744,7 @@ static void hc_rename(void)
 	hc_expect_key(f, &d, "c", &c);
 	CU_ASSERT_EQUAL(f->ops->rename(f->exp, &ROOT, &d, "c", &d, "c2"), 0);
 	hc_expect_key(f, &d, "c2", &c);
-	CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "c", &k, &a), -ENOENT);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "c", &k, &a), -ENOENT);
 	CU_ASSERT_EQUAL(f->ops->rename(f->exp, &ROOT, &d, "c2", &d2, "c3"), 0);
 	hc_expect_key(f, &d2, "c3", &c);
 }
@@ -1686,13 +1762,13 @@ static void hc_fresh_attrs(void)
 	hc_wait_old(made);
 	hc_expect_key(f, &d, "w", &w);
 	put(f, &w, 0, "hello");
-	CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "w", &k, &a), 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "w", &k, &a), 0);
 	CU_ASSERT_EQUAL(a.size, 5);
 	const struct fsal_setattr sa = {.mask = FSAL_SET_SIZE | FSAL_SET_UID, .size = 2, .uid = 7};
 	CU_ASSERT_EQUAL(f->ops->setattr(f->exp, &ROOT, &w, &sa), 0);
 	CU_ASSERT_EQUAL(setmode(f, &ROOT, &w, 0600), 0);
 	CU_ASSERT_EQUAL(set_old_mtime(f, &w), 0);
-	CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "w", &k, &a), 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "w", &k, &a), 0);
 	CU_ASSERT(fsal_key_eq(&k, &w));
 	CU_ASSERT_EQUAL(a.size, 2);
 	CU_ASSERT_EQUAL(a.mode, 0600);
@@ -1700,7 +1776,7 @@ static void hc_fresh_attrs(void)
 	CU_ASSERT_EQUAL(a.mtime.tv_sec, 1000);
 	CU_ASSERT_EQUAL(a.nlink, 1);
 	CU_ASSERT_EQUAL(f->ops->link(f->exp, &ROOT, &w, &d, "w2"), 0);
-	CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "w", &k, &a), 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "w", &k, &a), 0);
 	CU_ASSERT_EQUAL(a.nlink, 2);
 	hc_expect_key(f, &d, "w2", &w);
 }
@@ -1720,19 +1796,19 @@ static void hc_kinds(void)
 	hc_wait_old(made);
 	hc_expect_key(f, &d, "sub", &sub);
 	hc_expect_key(f, &d, "ln", &ln);
-	CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "ln", &k, &a), 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "ln", &k, &a), 0);
 	CU_ASSERT_EQUAL(a.type, FSAL_LNK);
 	hc_path(f, name, "sub", path, sizeof(path));
 	if (mount("twinfs-test", path, "tmpfs", 0, "size=1m") != 0)
 		return;
-	CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "sub", &k, &a), -EXDEV);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "sub", &k, &a), -EXDEV);
 	CU_ASSERT_EQUAL(umount2(path, MNT_DETACH), 0);
 	hc_expect_key(f, &d, "sub", &sub);
 }
 
 /* A lookup in a directory that is gone fails without closing anybody's descriptor
- * (lookup takes the directory as readdir's callback or from the descriptor cache, and
- * gives back only what it took). */
+ * (lookup takes the directory from the descriptor cache and gives back only what it
+ * took; lookup_at uses readdir's and gives back nothing). */
 static void hc_stale_dir(void)
 {
 	struct fx *f = &fx_hc;
@@ -1742,19 +1818,20 @@ static void hc_stale_dir(void)
 	int p[2];
 
 	fresh(f, &d, name);
+	mkfile(f, &d, "keep", 0644, &k); /* lookup_at needs an entry to look up from */
 	mkdir_(f, &d, "sub", 0755, &sub);
 	mkfile(f, &sub, "x", 0644, &k);
 	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
 	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &sub, "x", false), 0);
 	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "sub", true), 0);
 	for (int i = 0; i < 50; i++) {
-		CU_ASSERT_EQUAL(hc_lookup_attr(f, &d, "nothing", &k, &a), -ENOENT);
-		CU_ASSERT_EQUAL(hc_lookup_attr(f, &sub, "x", &k, &a), -ESTALE);
-		CU_ASSERT_EQUAL(hc_lookup_attr(f, &bad, "x", &k, &a), -ESTALE);
+		CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "nothing", &k, &a), -ENOENT);
+		CU_ASSERT_EQUAL(hc_lookup_at(f, &sub, "x", &k, &a), -ESTALE);
+		CU_ASSERT_EQUAL(hc_lookup_at(f, &bad, "x", &k, &a), -ESTALE);
 		CU_ASSERT_EQUAL(lookup(f, &sub, "x", &k), -ESTALE);
 	}
 	CU_ASSERT(fcntl(p[0], F_GETFD) >= 0 && fcntl(p[1], F_GETFD) >= 0);
-	CU_ASSERT_EQUAL(hc_lookup_attr(f, &f->root, name, &k, &a), 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &f->root, name, &k, &a), 0);
 	CU_ASSERT(fsal_key_eq(&k, &d));
 	close(p[0]);
 	close(p[1]);
