@@ -125,14 +125,22 @@ enum fsal_stable {
 };
 
 /*
- * readdir callback: one entry. `cookie` is the position *after* this entry: passing
- * it back to readdir resumes with the next entry. Cookies are stable across calls and
- * restarts (vfs: the filesystem's d_off; mem: a per-directory sequence), never 0,
- * and "." and ".." are not reported. Return true to continue, false to stop (the
- * entry that returned false is considered *not* consumed).
+ * The directory a readdir call is listing, as that call holds it (vfs: its open
+ * descriptor), lent to the callback with every entry and valid until the callback
+ * returns. The callback passes it to lookup_at to look an entry up without opening
+ * the directory again. Opaque: each backend defines it.
  */
-typedef bool (*fsal_readdir_cb)(void *arg, const char *name, size_t namelen, uint64_t fileid,
-				uint64_t cookie);
+struct fsal_dir;
+
+/*
+ * readdir callback: one entry of dir. `cookie` is the position *after* this entry:
+ * passing it back to readdir resumes with the next entry. Cookies are stable across
+ * calls and restarts (vfs: the filesystem's d_off; mem: a per-directory sequence),
+ * never 0, and "." and ".." are not reported. Return true to continue, false to stop
+ * (the entry that returned false is considered *not* consumed).
+ */
+typedef bool (*fsal_readdir_cb)(void *arg, const struct fsal_dir *dir, const char *name,
+				size_t namelen, uint64_t fileid, uint64_t cookie);
 
 /* setxattr: what an existing or a missing name means (RFC 8276 setxattr_option4). */
 enum fsal_xattr_how {
@@ -162,11 +170,12 @@ struct fsal_ops {
 		       const struct fsal_key *key, const struct fsal_setattr *sa);
 	int (*lookup)(struct fsal_export *exp, const struct fsal_cred *cred,
 		      const struct fsal_key *dir, const char *name, struct fsal_key *out);
-	/* lookup and the found object's attributes in one step (READDIRPLUS, one per
-	 * entry: it need not open the object). Optional: NULL means lookup + getattr. */
-	int (*lookup_attr)(struct fsal_export *exp, const struct fsal_cred *cred,
-			   const struct fsal_key *dir, const char *name, struct fsal_key *out,
-			   struct fsal_attr *attr);
+	/* lookup in the directory a readdir callback was lent (see struct fsal_dir), from
+	 * that callback, as cred; with attr not NULL also the found object's attributes,
+	 * in the same step (READDIRPLUS: nothing is opened per entry). */
+	int (*lookup_at)(struct fsal_export *exp, const struct fsal_cred *cred,
+			 const struct fsal_dir *dir, const char *name, struct fsal_key *out,
+			 struct fsal_attr *attr);
 	/* Checks the permission bits that `want` (R_OK|W_OK|X_OK) asks for, as cred. */
 	int (*access)(struct fsal_export *exp, const struct fsal_cred *cred,
 		      const struct fsal_key *key, int want);

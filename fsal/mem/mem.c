@@ -769,6 +769,31 @@ static int mem_lookup(struct fsal_export *exp, const struct fsal_cred *cred,
 	return rc;
 }
 
+/* The directory mem_readdir lends its callback (fsal.h). That readdir holds the export's
+ * lock (shared) while the callback runs, so the node stays as it is meanwhile. */
+struct fsal_dir {
+	struct mem_node *node;
+};
+
+/* Takes no lock of its own: the readdir that lent dir holds it. */
+static int mem_lookup_at(struct fsal_export *exp, const struct fsal_cred *cred,
+			 const struct fsal_dir *dir, const char *name, struct fsal_key *out,
+			 struct fsal_attr *attr)
+{
+	struct mem_node *n;
+	int rc = fsal__check_name(name, true);
+
+	if (!rc)
+		rc = mem__may(dir->node, cred, X_OK);
+	if (!rc)
+		rc = mem__child(exp, dir->node, name, &n);
+	if (!rc)
+		mem__key(n, out);
+	if (!rc && attr)
+		mem__attr(exp, n, attr);
+	return rc;
+}
+
 static int mem_access(struct fsal_export *exp, const struct fsal_cred *cred,
 		      const struct fsal_key *key, int want)
 {
@@ -1195,13 +1220,15 @@ static int mem_readlink(struct fsal_export *exp, const struct fsal_cred *cred,
 	return rc;
 }
 
-static void mem__scan(const struct mem_node *dir, uint64_t cookie, fsal_readdir_cb cb, void *arg,
+static void mem__scan(const struct fsal_dir *dir, uint64_t cookie, fsal_readdir_cb cb, void *arg,
 		      bool *eof)
 {
-	for (size_t i = mem__slot_after(dir, cookie); i < dir->nslots; i++) {
-		const struct mem_dirent *e = dir->slots[i].ent;
+	const struct mem_node *d = dir->node;
 
-		if (e && !cb(arg, e->name, e->namelen, e->node->ino, e->seq))
+	for (size_t i = mem__slot_after(d, cookie); i < d->nslots; i++) {
+		const struct mem_dirent *e = d->slots[i].ent;
+
+		if (e && !cb(arg, dir, e->name, e->namelen, e->node->ino, e->seq))
 			return;
 	}
 	*eof = true;
@@ -1220,7 +1247,7 @@ static int mem_readdir(struct fsal_export *exp, const struct fsal_cred *cred,
 	if (!rc)
 		rc = mem__may(dir, cred, R_OK);
 	if (!rc)
-		mem__scan(dir, cookie, cb, arg, eof);
+		mem__scan(&(const struct fsal_dir){.node = dir}, cookie, cb, arg, eof);
 	pthread_rwlock_unlock(&exp->lock);
 	return rc;
 }
@@ -1252,6 +1279,7 @@ const struct fsal_ops fsal_mem_ops = {
     .getattr = mem_getattr,
     .setattr = mem_setattr,
     .lookup = mem_lookup,
+    .lookup_at = mem_lookup_at,
     .access = mem_access,
     .read = mem_read,
     .write = mem_write,

@@ -162,8 +162,10 @@ int fdcache_get(struct fdcache *c, const struct fsal_key *key, fdcache_open_fn o
 	struct fdc_ent *e = fdc_find(s, key, h);
 	if (e) {
 		e->refs++;
-		lru_unlink(e);
-		lru_front(s, e);
+		if (s->lru.next != e) { /* a listing's directory is taken once per entry */
+			lru_unlink(e);
+			lru_front(s, e);
+		}
 		*fd = e->fd;
 		pthread_mutex_unlock(&s->lock);
 		return 0;

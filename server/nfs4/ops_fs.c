@@ -713,8 +713,8 @@ static bool rd_add(struct rd4 *r, const char *name, size_t namelen, uint64_t coo
 	return true;
 }
 
-static bool rd_entry_cb(void *arg, const char *name, size_t namelen, uint64_t fileid,
-			uint64_t cookie)
+static bool rd_entry_cb(void *arg, const struct fsal_dir *at, const char *name, size_t namelen,
+			uint64_t fileid, uint64_t cookie)
 {
 	struct rd4 *r = arg;
 	struct nfs4_fh fh;
@@ -727,7 +727,7 @@ static bool rd_entry_cb(void *arg, const char *name, size_t namelen, uint64_t fi
 	nm[namelen] = 0;
 	struct nfs4_fh *dir = &r->c->cur;
 	export_obj_sibling(&dir->obj, &obj);
-	int rc = obj.ops->lookup(obj.fs, &dir->cred, &dir->obj.key, nm, &obj.key);
+	int rc = obj.ops->lookup_at(obj.fs, &dir->cred, at, nm, &obj.key, NULL);
 	fh = *dir;
 	if (rc == 0)
 		nfs4_fh_set_obj(r->c, &fh, &obj);

@@ -13,10 +13,13 @@
 #include "fsal/fsal.h"
 
 #include <CUnit/CUnit.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,12 +133,14 @@ struct rd {
 	unsigned bad; /* zero cookie, wrong length, unknown name */
 };
 
-static bool rd_cb(void *arg, const char *name, size_t len, uint64_t fileid, uint64_t cookie)
+static bool rd_cb(void *arg, const struct fsal_dir *dir, const char *name, size_t len,
+		  uint64_t fileid, uint64_t cookie)
 {
 	struct rd *r = arg;
 	char *end;
 	unsigned long i;
 
+	(void)dir;
 	(void)fileid;
 	if (r->got == r->limit)
 		return false;
@@ -147,6 +152,45 @@ static bool rd_cb(void *arg, const char *name, size_t len, uint64_t fileid, uint
 	r->last = cookie;
 	r->got++;
 	return true;
+}
+
+/* lookup_at of `name` as READDIRPLUS makes it: from readdir's callback, in the
+ * directory that callback was lent, on dir's first entry (-ENODATA: dir is empty).
+ * The listing goes on to its end, so no stream of it is kept open. */
+struct at {
+	struct fx *f;
+	const struct fsal_cred *cred;
+	const char *name;
+	struct fsal_key *key;
+	struct fsal_attr *attr;
+	int rc;
+	bool done;
+};
+
+static bool at_cb(void *arg, const struct fsal_dir *dir, const char *name, size_t len,
+		  uint64_t fileid, uint64_t cookie)
+{
+	struct at *a = arg;
+
+	(void)name;
+	(void)len;
+	(void)fileid;
+	(void)cookie;
+	if (!a->done)
+		a->rc = a->f->ops->lookup_at(a->f->exp, a->cred, dir, a->name, a->key, a->attr);
+	a->done = true;
+	return true;
+}
+
+static int lookup_at(struct fx *f, const struct fsal_cred *cred, const struct fsal_key *dir,
+		     const char *name, struct fsal_key *key, struct fsal_attr *attr)
+{
+	struct at a = {
+	    .f = f, .cred = cred, .name = name, .key = key, .attr = attr, .rc = -ENODATA};
+	bool eof;
+	int rc = f->ops->readdir(f->exp, cred, dir, 0, at_cb, &a, &eof);
+
+	return rc ? rc : a.rc;
 }
 
 static void mkfiles(struct fx *f, const struct fsal_key *dir, unsigned n)
@@ -234,6 +278,40 @@ static void t_lookup_errors(struct fx *f)
 	CU_ASSERT_EQUAL(f->ops->mkdir(f->exp, &ROOT, &file, "x", 0755, &k), -ENOTDIR);
 	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "missing", false), -ENOENT);
 	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "missing", true), -ENOENT);
+}
+
+/* lookup_at, from readdir's callback: lookup's key, getattr's attributes, "." and "..",
+ * names checked, and the caller's search permission on the directory. */
+static void t_lookup_at(struct fx *f)
+{
+	struct fsal_key d, file, sub, k;
+	struct fsal_attr a;
+
+	fresh(f, &d, NULL);
+	mkfile(f, &d, "file", 0640, &file);
+	mkdir_(f, &d, "sub", 0755, &sub);
+	put(f, &file, 0, "abc");
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, "file", &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &file));
+	CU_ASSERT_EQUAL(a.fileid, attr(f, &file).fileid);
+	CU_ASSERT_EQUAL(a.type, FSAL_REG);
+	CU_ASSERT_EQUAL(a.mode, 0640);
+	CU_ASSERT_EQUAL(a.size, 3);
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, "sub", &k, NULL), 0);
+	CU_ASSERT(fsal_key_eq(&k, &sub));
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, ".", &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &d));
+	CU_ASSERT_EQUAL(a.type, FSAL_DIR);
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &f->root, "..", &k, NULL), 0);
+	CU_ASSERT(fsal_key_eq(&k, &f->root));
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, "missing", &k, &a), -ENOENT);
+	CU_ASSERT_EQUAL(lookup_at(f, &ROOT, &d, "a/b", &k, &a), -EINVAL);
+	/* readable but not searchable by USER (other r--) */
+	CU_ASSERT_EQUAL(setmode(f, &ROOT, &d, 0774), 0);
+	CU_ASSERT_EQUAL(lookup_at(f, &USER, &d, "file", &k, &a), -EACCES);
+	CU_ASSERT_EQUAL(setmode(f, &ROOT, &d, 0777), 0);
+	CU_ASSERT_EQUAL(lookup_at(f, &USER, &d, "file", &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &file));
 }
 
 static void t_names(struct fx *f)
@@ -900,6 +978,7 @@ static void t_threads(struct fx *f)
 #define FSAL_SHARED_TESTS(X)                                                                       \
 	X(root_dots)                                                                               \
 	X(lookup_errors)                                                                           \
+	X(lookup_at)                                                                               \
 	X(names)                                                                                   \
 	X(create)                                                                                  \
 	X(mkdir_mknod)                                                                             \
@@ -1040,6 +1119,60 @@ static void vfs_readdir_100k(void)
 		}
 	}
 	readdir_paged(f, &d, 100000, 100);
+}
+
+/*
+ * open_by_handle_at as the backend in this binary sees it: the next obh_enomem calls
+ * fail with ENOMEM, as the kernel's do while a create is giving the handle's inode
+ * number to a new file (vfs.c, vfs__open_handle). Defined here, it takes the place of
+ * libc's for the backend linked into this binary; the real one is the next in line.
+ */
+static atomic_uint obh_enomem;
+static int (*obh_real)(int, struct file_handle *, int);
+static pthread_once_t obh_once = PTHREAD_ONCE_INIT;
+
+static void obh_find_real(void)
+{
+	obh_real = (int (*)(int, struct file_handle *, int))dlsym(RTLD_NEXT, "open_by_handle_at");
+}
+
+int open_by_handle_at(int mount_fd, struct file_handle *fh, int flags)
+{
+	if (atomic_load(&obh_enomem) > 0) {
+		atomic_fetch_sub(&obh_enomem, 1);
+		errno = ENOMEM;
+		return -1;
+	}
+	pthread_once(&obh_once, obh_find_real);
+	return obh_real(mount_fd, fh, flags);
+}
+
+/* While a create reuses a removed object's inode number, that object's handle is still
+ * stale and a live object's still opens; an ENOMEM that lasts is "try again later",
+ * never stale. (A parallel run once made GETATTR and SETATTR of a removed file give
+ * ENOMEM.) Nothing here was opened by handle before, so every call opens. */
+static void vfs_open_enomem(void)
+{
+	struct fx *f = &fx_vfs;
+	struct fsal_key d, gone, live, other;
+	struct fsal_attr a;
+	const struct fsal_setattr sa = {.mask = FSAL_SET_MODE, .mode = 0600};
+
+	fresh(f, &d, NULL);
+	mkfile(f, &d, "gone", 0644, &gone);
+	mkfile(f, &d, "live", 0644, &live);
+	mkfile(f, &d, "other", 0644, &other);
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "gone", false), 0);
+	atomic_store(&obh_enomem, 2);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &gone, &a), -ESTALE);
+	atomic_store(&obh_enomem, 2);
+	CU_ASSERT_EQUAL(f->ops->setattr(f->exp, &ROOT, &gone, &sa), -ESTALE);
+	atomic_store(&obh_enomem, 2);
+	CU_ASSERT_EQUAL(f->ops->setattr(f->exp, &ROOT, &live, &sa), 0);
+	atomic_store(&obh_enomem, 1000);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &other, &a), -EAGAIN);
+	atomic_store(&obh_enomem, 0);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &other, &a), 0);
 }
 
 /* A filesystem mounted below the export is not entered (see vfs.c). Needs mount(2),
@@ -1351,6 +1484,7 @@ static CU_TestInfo vfs_tests[] = {
     FSAL_SHARED_TESTS(VFS_ENTRY){"restart", vfs_restart},
     {"readdir_100k", vfs_readdir_100k},
     {"removed_is_released", vfs_removed_is_released},
+    {"open_enomem", vfs_open_enomem},
     {"mountpoint", vfs_mountpoint},
     {"export_errors", vfs_export_errors},
     {"xattr_values", vfs_xattr_values},
@@ -1377,7 +1511,372 @@ static CU_SuiteInfo suites[] = {
     CU_SUITE_INFO_NULL,
 };
 
+static int hcache_register(void);
+
 int twinfs_register_tests(void)
 {
+	if (hcache_register() != 0)
+		return -1;
 	return CU_register_suites(suites) == CUE_SUCCESS ? 0 : -1;
+}
+
+/* --- vfs: handles kept for READDIRPLUS (vfs/hcache.h) ------------------------------ */
+
+/*
+ * lookup_at keeps an object's handle by inode number and birth time once the object
+ * is HCACHE_MIN_AGE_NS old. These tests make the cases that could hand out a wrong
+ * handle: a name removed and created again (ext4 reuses the inode number, and within
+ * a clock tick the birth time too), through the server and behind its back, a rename,
+ * and attributes changed after the handle was kept. Own export, own directory.
+ */
+#include "fsal/vfs/hcache.h"
+
+static struct fx fx_hc;
+
+#define HC_SEC 1000000000LL
+
+/* The time, as hcache wants it. */
+static int64_t hc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * HC_SEC + ts.tv_nsec;
+}
+
+/* Waits (bounded) until what was made at `made` is old enough for the cache. */
+static void hc_wait_old(int64_t made)
+{
+	const struct timespec step = {0, 20 * 1000 * 1000};
+
+	for (int i = 0; i < 200 && hc_now() < made + HCACHE_MIN_AGE_NS + HC_SEC / 10; i++)
+		nanosleep(&step, NULL);
+	CU_ASSERT(hc_now() >= made + HCACHE_MIN_AGE_NS);
+}
+
+static struct fsal_key hc_key(uint8_t tag)
+{
+	struct fsal_key k = {.len = 12};
+
+	memset(k.data, tag, k.len);
+	return k;
+}
+
+/* The cache alone, with a made-up clock: young objects are never kept. */
+static void hc_unit_age(void)
+{
+	struct hcache *c = hcache_new(1024);
+	const int64_t t = 1000 * HC_SEC;
+	const struct hcache_birth young = {999, 500000000}, old = {990, 7};
+	struct fsal_key k1 = hc_key(1), k2 = hc_key(2), out;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	hcache_put(c, 10, young, t, &k1);
+	CU_ASSERT_FALSE(hcache_get(c, 10, young, t, &out));
+	hcache_put(c, 10, (struct hcache_birth){1001, 0}, t, &k1); /* born in the future */
+	CU_ASSERT_EQUAL(hcache_count(c), 0);
+	hcache_put(c, 11, old, t, &k2);
+	CU_ASSERT_TRUE(hcache_get(c, 11, old, t, &out));
+	CU_ASSERT(fsal_key_eq(&out, &k2));
+	/* the same number born at another time is another object: a miss, and the old
+	 * entry goes */
+	CU_ASSERT_FALSE(hcache_get(c, 11, (struct hcache_birth){990, 8}, t, &out));
+	CU_ASSERT_FALSE(hcache_get(c, 11, old, t, &out));
+	CU_ASSERT_EQUAL(hcache_count(c), 0);
+	hcache_free(c);
+}
+
+/* A full cache keeps what is in use and replaces only what was idle. */
+static void hc_unit_full(void)
+{
+	struct hcache *c = hcache_new(64); /* one entry a shard */
+	const struct hcache_birth b = {1, 0};
+	int64_t t = 1000 * HC_SEC;
+	struct fsal_key k = hc_key(3), out;
+	unsigned kept = 0, now_kept = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	for (uint64_t ino = 1; ino <= 2000; ino++)
+		hcache_put(c, ino, b, t, &k);
+	CU_ASSERT(hcache_count(c) <= 64);
+	for (uint64_t ino = 1; ino <= 2000; ino++)
+		kept += hcache_get(c, ino, b, t + HC_SEC, &out);
+	CU_ASSERT_EQUAL(kept, hcache_count(c));
+	for (uint64_t ino = 2001; ino <= 4000; ino++)
+		hcache_put(c, ino, b, t + 2 * HC_SEC, &k); /* all in use: refused */
+	for (uint64_t ino = 1; ino <= 2000; ino++)
+		now_kept += hcache_get(c, ino, b, t + 2 * HC_SEC, &out);
+	CU_ASSERT_EQUAL(now_kept, kept);
+	t += 2 * HC_SEC + HCACHE_IDLE_NS;
+	for (uint64_t ino = 2001; ino <= 4000; ino++)
+		hcache_put(c, ino, b, t, &k);
+	now_kept = 0;
+	for (uint64_t ino = 2001; ino <= 4000; ino++)
+		now_kept += hcache_get(c, ino, b, t, &out);
+	CU_ASSERT(now_kept > 0);
+	CU_ASSERT(hcache_count(c) <= 64);
+	hcache_free(c);
+}
+
+static int hc_lookup_at(struct fx *f, const struct fsal_key *dir, const char *name,
+			struct fsal_key *key, struct fsal_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	return lookup_at(f, &ROOT, dir, name, key, a);
+}
+
+/* lookup_at of dir/name gives want, twice in a row (the second from the cache);
+ * its fileid in *a. Opens nothing by handle: a kept descriptor would keep the inode
+ * number from being reused. */
+static void hc_expect(struct fx *f, const struct fsal_key *dir, const char *name,
+		      const struct fsal_key *want, struct fsal_attr *a)
+{
+	struct fsal_key k;
+
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(hc_lookup_at(f, dir, name, &k, a), 0);
+		CU_ASSERT(fsal_key_eq(&k, want));
+	}
+}
+
+/* The same, and the key opens the object lookup_at described. */
+static void hc_expect_key(struct fx *f, const struct fsal_key *dir, const char *name,
+			  const struct fsal_key *want)
+{
+	struct fsal_attr a, b;
+
+	hc_expect(f, dir, name, want, &a);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, want, &b), 0);
+	CU_ASSERT_EQUAL(a.fileid, b.fileid);
+}
+
+static void hc_path(const struct fx *f, const char *dir, const char *name, char *out, size_t n)
+{
+	snprintf(out, n, "%s/%s/%s", f->path, dir, name);
+}
+
+/* Removed and created again through the server: the new object's handle. */
+static void hc_recreate(void)
+{
+	struct fx *f = &fx_hc;
+	struct fsal_key d, old, now;
+	struct fsal_attr a;
+	int64_t made = hc_now();
+
+	fresh(f, &d, NULL);
+	mkfile(f, &d, "a", 0644, &old);
+	hc_wait_old(made);
+	hc_expect_key(f, &d, "a", &old); /* kept now */
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "a", false), 0);
+	mkfile(f, &d, "a", 0644, &now);
+	CU_ASSERT_FALSE(fsal_key_eq(&old, &now));
+	hc_expect_key(f, &d, "a", &now);
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &old, &a), -ESTALE);
+	/* and once the new one is old enough to be kept itself */
+	hc_wait_old(hc_now());
+	hc_expect_key(f, &d, "a", &now);
+}
+
+/* Removed and created again behind the server's back: ext4 gives the new file the
+ * freed inode number, and the kept handle (the old generation) would be stale. */
+static void hc_recreate_behind(void)
+{
+	struct fx *f = &fx_hc;
+	struct fsal_key d, old, now;
+	struct fsal_attr a, b;
+	char name[32], path[512];
+	int64_t made = hc_now();
+
+	fresh(f, &d, name);
+	mkfile(f, &d, "b", 0644, &old);
+	hc_wait_old(made);
+	hc_expect(f, &d, "b", &old, &a);
+	hc_path(f, name, "b", path, sizeof(path));
+	CU_ASSERT_EQUAL(unlink(path), 0);
+	CU_ASSERT_EQUAL(mknod(path, S_IFREG | 0644, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(lookup(f, &d, "b", &now), 0);
+	CU_ASSERT_FALSE(fsal_key_eq(&old, &now));
+	hc_expect_key(f, &d, "b", &now);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "b", &now, &b), 0);
+	if (a.fileid != b.fileid)
+		fprintf(stderr, "(inode number not reused) ");
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &old, &b), -ESTALE);
+}
+
+/* The same within one clock tick, many times: same number, same birth time. */
+static void hc_recreate_young(void)
+{
+	struct fx *f = &fx_hc;
+	struct fsal_key d, k, got;
+	struct fsal_attr a;
+	char name[32], path[512];
+	unsigned wrong = 0, reused = 0;
+	uint64_t last = 0;
+
+	fresh(f, &d, name);
+	hc_path(f, name, "y", path, sizeof(path));
+	for (int i = 0; i < 200; i++) {
+		CU_ASSERT_EQUAL_FATAL(mknod(path, S_IFREG | 0644, 0), 0);
+		CU_ASSERT_EQUAL_FATAL(lookup(f, &d, "y", &k), 0);
+		CU_ASSERT_EQUAL_FATAL(hc_lookup_at(f, &d, "y", &got, &a), 0);
+		wrong += !fsal_key_eq(&k, &got);
+		reused += a.fileid == last;
+		last = a.fileid;
+		CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+	}
+	CU_ASSERT_EQUAL(wrong, 0);
+	if (!reused)
+		fprintf(stderr, "(inode numbers not reused) ");
+}
+
+/* A rename keeps the handle; the old name is gone. */
+static void hc_rename(void)
+{
+	struct fx *f = &fx_hc;
+	struct fsal_key d, d2, c, k;
+	struct fsal_attr a;
+	int64_t made = hc_now();
+
+	fresh(f, &d, NULL);
+	fresh(f, &d2, NULL);
+	mkfile(f, &d, "c", 0644, &c);
+	hc_wait_old(made);
+	hc_expect_key(f, &d, "c", &c);
+	CU_ASSERT_EQUAL(f->ops->rename(f->exp, &ROOT, &d, "c", &d, "c2"), 0);
+	hc_expect_key(f, &d, "c2", &c);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "c", &k, &a), -ENOENT);
+	CU_ASSERT_EQUAL(f->ops->rename(f->exp, &ROOT, &d, "c2", &d2, "c3"), 0);
+	hc_expect_key(f, &d2, "c3", &c);
+}
+
+/* Attributes are the object's current ones, also when its handle is kept. */
+static void hc_fresh_attrs(void)
+{
+	struct fx *f = &fx_hc;
+	struct fsal_key d, w, k;
+	struct fsal_attr a;
+	int64_t made = hc_now();
+
+	fresh(f, &d, NULL);
+	mkfile(f, &d, "w", 0644, &w);
+	hc_wait_old(made);
+	hc_expect_key(f, &d, "w", &w);
+	put(f, &w, 0, "hello");
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "w", &k, &a), 0);
+	CU_ASSERT_EQUAL(a.size, 5);
+	const struct fsal_setattr sa = {.mask = FSAL_SET_SIZE | FSAL_SET_UID, .size = 2, .uid = 7};
+	CU_ASSERT_EQUAL(f->ops->setattr(f->exp, &ROOT, &w, &sa), 0);
+	CU_ASSERT_EQUAL(setmode(f, &ROOT, &w, 0600), 0);
+	CU_ASSERT_EQUAL(set_old_mtime(f, &w), 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "w", &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &w));
+	CU_ASSERT_EQUAL(a.size, 2);
+	CU_ASSERT_EQUAL(a.mode, 0600);
+	CU_ASSERT_EQUAL(a.uid, 7);
+	CU_ASSERT_EQUAL(a.mtime.tv_sec, 1000);
+	CU_ASSERT_EQUAL(a.nlink, 1);
+	CU_ASSERT_EQUAL(f->ops->link(f->exp, &ROOT, &w, &d, "w2"), 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "w", &k, &a), 0);
+	CU_ASSERT_EQUAL(a.nlink, 2);
+	hc_expect_key(f, &d, "w2", &w);
+}
+
+/* A directory, a symlink and a mount point below the export, as lookup sees them. */
+static void hc_kinds(void)
+{
+	struct fx *f = &fx_hc;
+	struct fsal_key d, sub, ln, k;
+	struct fsal_attr a;
+	char name[32], path[512];
+	int64_t made = hc_now();
+
+	fresh(f, &d, name);
+	mkdir_(f, &d, "sub", 0755, &sub);
+	CU_ASSERT_EQUAL_FATAL(f->ops->symlink(f->exp, &ROOT, &d, "ln", "sub", &ln), 0);
+	hc_wait_old(made);
+	hc_expect_key(f, &d, "sub", &sub);
+	hc_expect_key(f, &d, "ln", &ln);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "ln", &k, &a), 0);
+	CU_ASSERT_EQUAL(a.type, FSAL_LNK);
+	hc_path(f, name, "sub", path, sizeof(path));
+	if (mount("twinfs-test", path, "tmpfs", 0, "size=1m") != 0)
+		return;
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "sub", &k, &a), -EXDEV);
+	CU_ASSERT_EQUAL(umount2(path, MNT_DETACH), 0);
+	hc_expect_key(f, &d, "sub", &sub);
+}
+
+/* A lookup in a directory that is gone fails without closing anybody's descriptor
+ * (lookup takes the directory from the descriptor cache and gives back only what it
+ * took; lookup_at uses readdir's and gives back nothing). */
+static void hc_stale_dir(void)
+{
+	struct fx *f = &fx_hc;
+	struct fsal_key d, sub, k, bad = {.len = 3};
+	struct fsal_attr a;
+	char name[32];
+	int p[2];
+
+	fresh(f, &d, name);
+	mkfile(f, &d, "keep", 0644, &k); /* lookup_at needs an entry to look up from */
+	mkdir_(f, &d, "sub", 0755, &sub);
+	mkfile(f, &sub, "x", 0644, &k);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &sub, "x", false), 0);
+	CU_ASSERT_EQUAL(f->ops->remove(f->exp, &ROOT, &d, "sub", true), 0);
+	for (int i = 0; i < 50; i++) {
+		CU_ASSERT_EQUAL(hc_lookup_at(f, &d, "nothing", &k, &a), -ENOENT);
+		CU_ASSERT_EQUAL(hc_lookup_at(f, &sub, "x", &k, &a), -ESTALE);
+		CU_ASSERT_EQUAL(hc_lookup_at(f, &bad, "x", &k, &a), -ESTALE);
+		CU_ASSERT_EQUAL(lookup(f, &sub, "x", &k), -ESTALE);
+	}
+	CU_ASSERT(fcntl(p[0], F_GETFD) >= 0 && fcntl(p[1], F_GETFD) >= 0);
+	CU_ASSERT_EQUAL(hc_lookup_at(f, &f->root, name, &k, &a), 0);
+	CU_ASSERT(fsal_key_eq(&k, &d));
+	close(p[0]);
+	close(p[1]);
+}
+
+static int hc_init(void)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(fx_hc.path, sizeof(fx_hc.path), "%s/twinfs-hcache-XXXXXX", tmp ? tmp : "/tmp");
+	if (!mkdtemp(fx_hc.path))
+		return -1;
+	if (chmod(fx_hc.path, 0777) == 0 && suite_open(&fx_hc, &fsal_vfs_ops, fx_hc.path) == 0)
+		return 0;
+	rmdir(fx_hc.path);
+	return -1;
+}
+
+static int hc_cleanup(void)
+{
+	if (fx_hc.exp)
+		fsal_vfs_ops.export_close(fx_hc.exp);
+	fx_hc.exp = NULL;
+	return nftw(fx_hc.path, rm_one, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+static CU_TestInfo hcache_tests[] = {
+    {"unit_age", hc_unit_age},
+    {"unit_full", hc_unit_full},
+    {"recreate", hc_recreate},
+    {"recreate_behind", hc_recreate_behind},
+    {"recreate_young", hc_recreate_young},
+    {"rename", hc_rename},
+    {"fresh_attrs", hc_fresh_attrs},
+    {"kinds", hc_kinds},
+    {"stale_dir", hc_stale_dir},
+    CU_TEST_INFO_NULL,
+};
+
+static CU_SuiteInfo hcache_suites[] = {
+    {"fsal_vfs_hcache", hc_init, hc_cleanup, NULL, NULL, hcache_tests},
+    CU_SUITE_INFO_NULL,
+};
+
+static int hcache_register(void)
+{
+	return CU_register_suites(hcache_suites) == CUE_SUCCESS ? 0 : -1;
 }
