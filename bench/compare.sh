@@ -14,6 +14,10 @@
 # space-separated subset; default all for v3, "getattr lookup create" for v4, as
 # libnfs cannot send v4 WRITEs above 3.5 KiB), SECS (twload -t, default 10), MIB
 # (twload -s, default 256),
+# BENCH_FS (disk, default: the exports under /tmp; tmpfs: on a tmpfs the script mounts,
+# which takes the disk filesystem's own cost out of the metadata figures: on this
+# machine's ext4, which has no journal, every create scans the inodes freed in the
+# last 30 s, so create+remove slows down the longer a run goes; needs root),
 # TWINFSD (default build/server/twinfsd), TWLOAD (default build/bench/twload, else
 # build-bench/bench/twload), KEEP_RAW=1 prints every twload line too.
 # Ganesha comes from ../shared/tools/ganesha (scripts/deps.sh --bench installs it); if
@@ -53,6 +57,7 @@ if ! command -v ganesha.nfsd >/dev/null || [ ! -x "$shared/tools/ganesha/start.s
 fi
 
 work=$(mktemp -d /tmp/twinfs-compare.XXXXXX)
+data=$work
 tpid=
 gstarted=0
 cleanup() {
@@ -63,6 +68,7 @@ cleanup() {
 	if [ "$gstarted" = 1 ]; then
 		GANESHA_WORKDIR=$work/gw "$shared/tools/ganesha/stop.sh" >/dev/null 2>&1 || true
 	fi
+	if [ "$data" != "$work" ]; then umount "$data" 2>/dev/null || true; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -95,27 +101,37 @@ hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; 
 # Each series reports its own peak: writing 5 to clear_refs resets VmHWM (Linux >= 4.0).
 hwm_reset() { echo 5 2>/dev/null >"/proc/$1/clear_refs" || true; }
 
+case "${BENCH_FS:-disk}" in
+disk) ;;
+tmpfs)
+	mkdir "$work/fs"
+	mount -t tmpfs -o size=4g twinfs-compare "$work/fs"
+	data=$work/fs
+	;;
+*) echo "compare.sh: BENCH_FS must be disk or tmpfs" >&2; exit 2 ;;
+esac
+
 tport=$(free_port)
-mkdir -p "$work/tw" "$work/state"
-"$twinfsd" --export "$work/tw" --port "$tport" --mount-port "$((tport + 1))" \
+mkdir -p "$data/tw" "$work/state"
+"$twinfsd" --export "$data/tw" --port "$tport" --mount-port "$((tport + 1))" \
 	--state-dir "$work/state" --log-level warn 2>"$work/twinfsd.log" &
 tpid=$!
 wait_listen "$tport"
 mnt() { if [ "$vers" = 3 ]; then echo "&mountport=$1"; fi; } # v4 has no MOUNT protocol
-turl="nfs://127.0.0.1$work/tw?version=$vers&nfsport=$tport$(mnt $((tport + 1)))"
+turl="nfs://127.0.0.1$data/tw?version=$vers&nfsport=$tport$(mnt $((tport + 1)))"
 
 if [ "$have_ganesha" = 1 ]; then
 	gport=$(free_port)
-	mkdir -p "$work/g"
+	mkdir -p "$data/g"
 	gpid=$(GANESHA_WORKDIR=$work/gw "$shared/tools/ganesha/start.sh" -p "$gport" \
-		-m "$((gport + 1))" -l "$((gport + 2))" -q "$((gport + 3))" -e "$work/g" -F)
+		-m "$((gport + 1))" -l "$((gport + 2))" -q "$((gport + 3))" -e "$data/g" -F)
 	gstarted=1
 	wait_listen "$gport"
 	gurl="nfs://127.0.0.1/export?version=$vers&nfsport=$gport$(mnt $((gport + 1)))"
 fi
 
-mkdir -p "$work/local"
-lurl="file://$work/local"
+mkdir -p "$data/local"
+lurl="file://$data/local"
 
 # run LABEL PID URL WORKLOAD CLIENTS: one twload run, its line prefixed with the label;
 # PID empty for the local run (no server to charge).
@@ -132,7 +148,7 @@ run() {
 	echo "server=$1 $line" >>"$work/results"
 }
 
-cmd="bench/$(basename "$0") $rounds $clients_arg (VERS=$vers SECS=$secs MIB=$mib${WORKLOADS:+ WORKLOADS=\"$WORKLOADS\"})"
+cmd="bench/$(basename "$0") $rounds $clients_arg (VERS=$vers SECS=$secs MIB=$mib BENCH_FS=${BENCH_FS:-disk}${WORKLOADS:+ WORKLOADS=\"$WORKLOADS\"})"
 : >"$work/hwm"
 for n in "${client_counts[@]}"; do
 	hwm_reset "$tpid"
@@ -152,7 +168,7 @@ for n in "${client_counts[@]}"; do
 	echo "$n $(hwm_kib "$tpid") $ghwm" >>"$work/hwm"
 done
 
-echo "# twinfsd vs NFS-Ganesha (NFSv$vers, loopback, twload), local filesystem as reference"
+echo "# twinfsd vs NFS-Ganesha (NFSv$vers, loopback, twload, exports on ${BENCH_FS:-disk}), local filesystem as reference"
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), nproc $(nproc), command: \`$cmd\`"
 python3 - "$work/results" "$work/hwm" "${workloads[@]}" <<'PY'
