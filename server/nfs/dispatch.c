@@ -265,7 +265,10 @@ void dispatch_request(struct server *srv, struct drc *drc, const struct prog_des
 	if (!d)
 		return;
 	if (!serving && !(d->flags & PROC_STANDBY_OK)) {
-		rpc_req_drop(req);
+		/* Not dropped on a connection that stays: one accepted just after a
+		 * release closed the others would hold its call until the client's
+		 * timeout, even once this node serves again. */
+		rpc_req_drop_reset(req);
 		return;
 	}
 	ctx.flags = d->flags & ~PROC_NONIDEMPOTENT; /* dispatch_nonidempotent sets it */

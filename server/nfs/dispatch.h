@@ -115,8 +115,9 @@ bool dispatch_tables_ok(const struct prog_desc *const *progs, unsigned n);
 
 /* The generic loop; progs/n come from the server, drc may be NULL (cache off).
  * serving: false on a standby or a node that released the service; then only
- * PROC_STANDBY_OK procedures are answered and the rest dropped, so that clients
- * retransmit until they reach the node that serves. */
+ * PROC_STANDBY_OK procedures are answered, and any other call resets its
+ * connection unanswered, so that the client reconnects and resends it until it
+ * reaches the node that serves. */
 /* False once a pair node's storage lease has run out (server.h, answer_until). */
 bool dispatch_may_answer(struct server *srv);
 

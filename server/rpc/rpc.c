@@ -1008,6 +1008,14 @@ void rpc_req_drop(struct rpc_req *r)
 	(void)r;
 }
 
+void rpc_req_drop_reset(struct rpc_req *r)
+{
+	/* As rpc_server_close_clients: abortive, and the reader ends it. */
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(r->c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	shutdown(r->c->fd, SHUT_RD);
+}
+
 uint64_t rpc_req_cksum(const struct rpc_req *r)
 {
 	/* The first KiB of the arguments and their length: every argument but WRITE

@@ -96,6 +96,11 @@ void rpc_req_reply_tail(struct rpc_req *r, xdrproc_t proc, void *res, const void
 void rpc_req_reply_raw(struct rpc_req *r, const void *bytes, size_t len);
 /* Leaves the call unanswered (a retransmission of a call still running). */
 void rpc_req_drop(struct rpc_req *r);
+/* Leaves the call unanswered and resets its connection: a client retransmits a
+ * call over TCP only on a new connection (libnfs never on the same one, Linux
+ * after a minute), so this sends it to reconnect and resend at once, to
+ * whichever node then holds the service address. */
+void rpc_req_drop_reset(struct rpc_req *r);
 /* A checksum of the call's argument bytes: all of them up to 1 KiB, and their
  * length (request-table keys: a reused XID with other arguments is a new call). */
 uint64_t rpc_req_cksum(const struct rpc_req *r);

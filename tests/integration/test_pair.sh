@@ -110,6 +110,19 @@ check "client writes and reads through B" roundtrip two
 refused() { ! ctl "$@" 2>/dev/null; }
 check "a takeover on B, which serves, is refused" refused b takeover
 check "a handover on A, which is held down, is refused" refused a handover
+# A node that does not serve resets a call's connection at once, so that the
+# client reconnects and resends it to the node that serves; a call left
+# unanswered on a connection that stays would wait for the client's timeout.
+resets_at_once() {
+	local t0 err ms
+	t0=$(date +%s%N)
+	err=$(fh -H 192.0.2.11 -t 3000 getattr "$(cat "$dir/root.fh")" 2>&1 >/dev/null) && return 1
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	[ "$ms" -lt 1500 ] && return 0
+	echo "# GETATTR to held-down A: $err after $ms ms" >&2
+	return 1
+}
+check "held-down A resets a call's connection instead of leaving it unanswered" resets_at_once
 check "giveback from B is accepted" ctl b giveback
 check "A serves again, B stands by" wait_roles ACTIVE STANDBY
 check "service address on A only again" only_on "$nsa" "$nsb"
