@@ -323,12 +323,16 @@ static int pair_do(struct pair *p, enum role_action a, const struct pair_job *jo
 		return 0;
 	case ROLE_A_START_SERVING: {
 		/* The stream first: a call this node runs before the partner listens
-		 * would be lost to it if this node then crashed. */
+		 * would be lost to it if this node then crashed. Its catch-up (the
+		 * whole request table, ~20 ms for 16k replies) comes once the claim
+		 * is done: the clients wait for the address, not for it. */
 		pthread_mutex_lock(&p->link_lock);
 		bool up = peer_link_state(p->link) >= PEER_LINK_HELLO_DONE;
 		pthread_mutex_unlock(&p->link_lock);
-		if (up && !mirror_attached(p->ops.mirror))
-			pair__mirror_attach(p);
+		if (up && !mirror_attached(p->ops.mirror)) {
+			mirror_attach(p->ops.mirror);
+			p->catch_up_due = true;
+		}
 		p->ops.set_serving(p->ops.arg, true);
 		return 0;
 	}
@@ -413,6 +417,11 @@ static void pair_run_job(struct pair *p, const struct pair_job *job)
 		pair__apply(p, rc ? ROLE_EV_RELEASE_FAILED : ROLE_EV_RELEASE_DONE, job->epoch);
 	if (claiming)
 		pair__apply(p, rc ? ROLE_EV_CLAIM_FAILED : ROLE_EV_CLAIM_DONE, job->epoch);
+	if (p->catch_up_due) {
+		p->catch_up_due = false;
+		if (rc == 0)
+			pair__mirror_catch_up(p);
+	}
 }
 
 static void *pair_executor(void *arg)

@@ -145,6 +145,9 @@ struct pair {
 	unsigned njobs;
 	bool stopping;
 	pthread_t loop_thread, exec_thread, mirror_thread;
+	/* a claim attached the stream and owes the standby its catch-up (executor
+	 * thread only) */
+	bool catch_up_due;
 	bool started;
 };
 
@@ -171,6 +174,7 @@ int pair__lease_take(struct pair *p, bool seize);
 void pair__clients_timer(struct pair *p, uint64_t now);
 void pair__load_mirror(struct pair *p);
 void pair__mirror_attach(struct pair *p);
+void pair__mirror_catch_up(struct pair *p);
 void pair__mirror_keep(struct pair *p, bool serving, bool attach, uint64_t now);
 void pair__mirror_kv(struct pair *p, struct admin_kv *kv, uint64_t stored, uint64_t peer_pos,
 		     bool peer_caught_up);

@@ -5,14 +5,20 @@
  */
 #include "failover/pair/pair_int.h"
 
-/* Attaches the stream and re-sends what the request table holds, so a standby
+/* Re-sends what the request table holds on an attached stream, so a standby
  * that joined late (or fell behind) has every saved reply. */
-void pair__mirror_attach(struct pair *p)
+void pair__mirror_catch_up(struct pair *p)
 {
-	mirror_attach(p->ops.mirror);
 	uint32_t n = p->ops.mirror_catch_up(p->ops.arg);
 	mirror_mark_catchup(p->ops.mirror);
 	log_info("pair: mirror stream attached, catching the partner up with %u saved replies", n);
+}
+
+/* Attaches the stream and catches the standby up. */
+void pair__mirror_attach(struct pair *p)
+{
+	mirror_attach(p->ops.mirror);
+	pair__mirror_catch_up(p);
 }
 
 /* The release's last records: every reply sent so far is on the partner before
