@@ -789,7 +789,6 @@ static void pair_timers(struct pair *p)
 	bool attach = p->state == ROLE_ACTIVE && p->peer_seen && now >= p->next_attach_ms;
 	pthread_mutex_unlock(&p->lock);
 	pair__mirror_keep(p, serving, attach, now);
-	pair__clients_timer(p, now);
 	if (lease_late) {
 		/* The renewal hangs or fails: stop before the lease runs out, so the
 		 * partner, which waits for it to expire, never finds two servers. */
@@ -798,6 +797,10 @@ static void pair_timers(struct pair *p)
 			  p->cfg.lease_path);
 		pair__lease_lost(p);
 	}
+	/* After the lease check: a node frozen just after a claim must not send
+	 * that claim's last ARP announcements when it resumes; the partner holds
+	 * the address by then, and they would turn the clients away from it. */
+	pair__clients_timer(p, now);
 }
 
 /* The loop's wait: a tick, but no later than the moment the partner's silence

@@ -131,6 +131,10 @@ void pair__lease_lost(struct pair *p)
 	pthread_mutex_lock(&p->lock);
 	bool held = p->lease_held;
 	p->lease_held = false;
+	/* The claim's remaining ARP announcements and tickles are not this node's
+	 * to send any more. */
+	p->announce_rounds = 0;
+	p->tickle_rounds = 0;
 	atomic_store(&p->lease_stalled, false);
 	if (held) {
 		p->fault = ROLE_FAULT_LEASE;
