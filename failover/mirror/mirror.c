@@ -9,9 +9,6 @@
 #include "failover/peer/peer.h"
 #include "server/log/log.h"
 
-/* Frames on the wire at once, each waiting for its acknowledgement. */
-#define MIRROR_INFLIGHT 1
-
 struct mirror {
 	pthread_mutex_t lock;
 	pthread_cond_t queued_cv; /* records to send, or a wake-up */
@@ -32,9 +29,6 @@ struct mirror {
 	uint8_t *sbuf;
 	size_t scap;
 	bool sending;
-	/* the last position of each frame on the wire, oldest first */
-	uint64_t inflight[MIRROR_INFLIGHT];
-	unsigned ninflight;
 };
 
 int mirror_create(struct mirror **out)
@@ -79,7 +73,6 @@ void mirror_attach(struct mirror *m)
 		m->have_catchup = false;
 		m->head = m->tail = 0;
 		m->sent = m->acked = m->pushed;
-		m->ninflight = 0;
 	}
 	pthread_mutex_unlock(&m->lock);
 }
@@ -91,7 +84,6 @@ static void detach_locked(struct mirror *m, const char *why)
 	m->attached = false;
 	m->have_catchup = false;
 	m->head = m->tail = 0;
-	m->ninflight = 0;
 	m->generation++;
 	m->detaches++;
 	pthread_cond_broadcast(&m->acked_cv);
@@ -183,18 +175,17 @@ static void drain_locked(struct mirror *m)
 	 * its acknowledgement goes together in the next one, which the
 	 * acknowledgement sends (group commit: under load, a frame and an
 	 * acknowledgement per round trip, not per record). */
-	if (m->sending || !m->send || m->ninflight >= MIRROR_INFLIGHT)
+	if (m->sending || !m->send || m->acked < m->sent)
 		return;
 	m->sending = true;
 	for (;;) {
 		uint32_t used;
 		uint64_t last;
-		uint32_t n = m->attached && m->ninflight < MIRROR_INFLIGHT
+		uint32_t n = m->attached && m->acked == m->sent
 				 ? take_locked(m, m->sbuf, m->scap, &used, &last)
 				 : 0;
 		if (!n)
 			break;
-		m->inflight[m->ninflight++] = last;
 		uint64_t gen = m->generation;
 		pthread_mutex_unlock(&m->lock);
 		bool ok = m->send(m->send_arg, m->sbuf, used, n, last);
@@ -314,11 +305,6 @@ void mirror_acked(struct mirror *m, uint64_t pos)
 	if (m->attached && pos > m->acked && pos <= m->sent) {
 		m->acked = pos;
 		pthread_cond_broadcast(&m->acked_cv);
-		unsigned done = 0;
-		while (done < m->ninflight && m->inflight[done] <= pos)
-			done++;
-		m->ninflight -= done;
-		memmove(m->inflight, m->inflight + done, m->ninflight * sizeof(m->inflight[0]));
 		if (m->head < m->tail)
 			drain_locked(m);
 	}

@@ -690,22 +690,26 @@ int rpc_server_start(const struct rpc_params *p, struct rpc_server **out)
 	return 0;
 }
 
+/* Abortive, and shutdown() only: the connection's reader sees the end of input
+ * and ends it; with a zero linger that close() resets the connection. */
+static void conn_abort(int fd)
+{
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	shutdown(fd, SHUT_RD);
+}
+
 void rpc_server_close_clients(struct rpc_server *s)
 {
 	size_t n = 0;
 	pthread_mutex_lock(&s->conn_lock);
-	/* Abortive, and shutdown() only: the connection's reader sees the end of
-	 * input and ends it; with a zero linger that close() discards the socket at
-	 * once. A graceful close would leave an orphan in FIN-WAIT-1 (the service
+	/* Abortive (conn_abort): a graceful close would leave an orphan in FIN-WAIT-1 (the service
 	 * address, removed just before, gives its FIN no route), and a Linux client
 	 * that reconnects from the same port after a giveback would meet that
 	 * orphan's old sequence numbers and stall for minutes instead of getting a
 	 * reset. */
-	for (struct conn *c = s->conns; c; c = c->next, n++) {
-		struct linger lg = {.l_onoff = 1, .l_linger = 0};
-		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		shutdown(c->fd, SHUT_RD);
-	}
+	for (struct conn *c = s->conns; c; c = c->next, n++)
+		conn_abort(c->fd);
 	pthread_mutex_unlock(&s->conn_lock);
 	log_info("closed %zu client connection%s", n, n == 1 ? "" : "s");
 }
@@ -1010,10 +1014,7 @@ void rpc_req_drop(struct rpc_req *r)
 
 void rpc_req_drop_reset(struct rpc_req *r)
 {
-	/* As rpc_server_close_clients: abortive, and the reader ends it. */
-	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	setsockopt(r->c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-	shutdown(r->c->fd, SHUT_RD);
+	conn_abort(r->c->fd);
 }
 
 uint64_t rpc_req_cksum(const struct rpc_req *r)
