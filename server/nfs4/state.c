@@ -37,7 +37,7 @@
 
 #define SID_BUCKETS	 4096
 #define SESS_BUCKETS	 1024
-#define EXPIRED_RING	 256 /* clients remembered after their lease ran out */
+#define EXPIRED_WINDOW	 (1u << 20) /* the last clientids issued, a bit each */
 #define SID_OPEN	 1
 #define SID_LOCK	 2
 #define SID_CLOSED	 3   /* a CLOSEd open kept for its owner's CLOSE replay */
@@ -154,8 +154,9 @@ struct nfs4_state {
 	struct stid *sids[SID_BUCKETS];
 	struct session *sess[SESS_BUCKETS];
 	_Atomic unsigned generation; /* confirmed clients came or went */
-	uint64_t expired[EXPIRED_RING];
-	unsigned expired_next;
+	/* Whether a clientid's lease ran out, for the last EXPIRED_WINDOW ids
+	 * issued (128 KiB): exact, however many clients expire together. */
+	uint8_t expired[EXPIRED_WINDOW / 8];
 };
 
 static uint64_t state_now(struct nfs4_state *st)
@@ -212,12 +213,30 @@ static void sid_to_wire(const struct nfs4_state *st, const struct stid *s, state
 	memcpy(out->other + 8, &counter, 4);
 }
 
+/* The bit of a clientid this instance issued within the window, or -1. */
+static long expired_bit(const struct nfs4_state *st, uint64_t clientid)
+{
+	if (clientid >> 32 != st->epoch || clientid >= st->next_clientid ||
+	    st->next_clientid - clientid > EXPIRED_WINDOW)
+		return -1;
+	return (long)(clientid % EXPIRED_WINDOW);
+}
+
+static void expired_set(struct nfs4_state *st, uint64_t clientid, bool on)
+{
+	long b = expired_bit(st, clientid);
+	if (b < 0)
+		return;
+	if (on)
+		st->expired[b / 8] |= (uint8_t)(1u << (b % 8));
+	else
+		st->expired[b / 8] &= (uint8_t) ~(1u << (b % 8));
+}
+
 static bool expired_has(const struct nfs4_state *st, uint64_t clientid)
 {
-	for (unsigned i = 0; i < EXPIRED_RING; i++)
-		if (st->expired[i] == clientid)
-			return true;
-	return false;
+	long b = expired_bit(st, clientid);
+	return b >= 0 && st->expired[b / 8] & (1u << (b % 8));
 }
 
 static bool sid_is_special(const stateid4 *sid, uint8_t fill)
@@ -379,6 +398,7 @@ static struct client *client_new(struct nfs4_state *st, const char verf[8], cons
 	if (!c)
 		return NULL;
 	c->clientid = st->next_clientid++;
+	expired_set(st, c->clientid, false); /* the bit of an id a window ago */
 	memcpy(c->verf, verf, 8);
 	memcpy(c->id, id, len);
 	c->idlen = len;
@@ -462,7 +482,7 @@ unsigned nfs4_state_reap(struct nfs4_state *st)
 	for (struct client *c = st->clients, *next; c; c = next) {
 		next = c->next;
 		if (now - c->renewed > lease && !client_busy(c)) {
-			st->expired[st->expired_next++ % EXPIRED_RING] = c->clientid;
+			expired_set(st, c->clientid, true);
 			client_free(st, c);
 			n++;
 		}
@@ -610,7 +630,7 @@ nfsstat4 nfs4_setclientid_confirm(struct nfs4_state *st, uint64_t clientid, cons
 			client_free(st, u);
 		} else {
 			if (prev) { /* the client rebooted: its old state goes */
-				st->expired[st->expired_next++ % EXPIRED_RING] = prev->clientid;
+				expired_set(st, prev->clientid, true);
 				client_free(st, prev);
 			}
 			u->confirmed = true;

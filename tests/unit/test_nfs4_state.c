@@ -97,6 +97,38 @@ static void test_lease_expiry(void)
 	nfs4_state_destroy(st);
 }
 
+/* A client is told EXPIRED, not STALE_CLIENTID, however many others expired
+ * with it: pynfs RENEW3 met the latter after CID5's 1024 clients. */
+static void test_many_expired(void)
+{
+	struct nfs4_state *st = mk();
+	enum { N = 1500 };
+	uint64_t first = client40(st, "c0"), last = first;
+	char name[16];
+	for (int i = 1; i < N; i++) {
+		snprintf(name, sizeof(name), "c%d", i);
+		last = client40(st, name);
+	}
+	struct nfs4_fileid f = file(1);
+	stateid4 sid;
+	uint32_t seq = 0;
+	CU_ASSERT_EQUAL(open40(st, last, "o", &seq, &f, OPEN4_SHARE_ACCESS_BOTH, 0, &sid), NFS4_OK);
+	fake_ms += 11000;
+	CU_ASSERT_EQUAL(nfs4_state_reap(st), N);
+	CU_ASSERT_EQUAL(nfs4_renew(st, last), NFS4ERR_EXPIRED);
+	CU_ASSERT_EQUAL(nfs4_renew(st, first), NFS4ERR_EXPIRED);
+	CU_ASSERT_EQUAL(nfs4_stateid_check(st, &sid, &f, OPEN4_SHARE_ACCESS_READ, 0, 1, 0, 0),
+			NFS4ERR_EXPIRED);
+	/* never issued, or of another instance: STALE */
+	CU_ASSERT_EQUAL(nfs4_renew(st, last + 1), NFS4ERR_STALE_CLIENTID);
+	CU_ASSERT_EQUAL(nfs4_renew(st, 0), NFS4ERR_STALE_CLIENTID);
+	CU_ASSERT_EQUAL(nfs4_renew(st, last ^ (1ULL << 40)), NFS4ERR_STALE_CLIENTID);
+	/* a new client of the same name is live again */
+	uint64_t again = client40(st, "c0");
+	CU_ASSERT_EQUAL(nfs4_renew(st, again), NFS4_OK);
+	nfs4_state_destroy(st);
+}
+
 static void test_stateids(void)
 {
 	struct nfs4_state *st = mk();
@@ -516,6 +548,7 @@ int twinfs_register_tests(void)
 	if (!s)
 		return -1;
 	CU_add_test(s, "lease expiry frees state", test_lease_expiry);
+	CU_add_test(s, "a client expired among many is told so", test_many_expired);
 	CU_add_test(s, "stateids", test_stateids);
 	CU_add_test(s, "byte-range locks", test_locks);
 	CU_add_test(s, "4.1 slots and clients", test_slots);
