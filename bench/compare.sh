@@ -8,7 +8,9 @@
 # alike. Prints one Markdown table per client count with medians over the rounds:
 # throughput (local, twinfs, Ganesha), the twinfs/Ganesha ratio, p50 and p99 latency,
 # server CPU seconds per 1000 operations (utime+stime of the server during the timed
-# part, see twload -p), then each server's peak RSS (VmHWM) during that series.
+# part, see twload -p), the load generator's own CPU per 1000 operations (it shares
+# the cores with the server: what it spends is not the server's to use), then each
+# server's peak RSS (VmHWM) during that series.
 #
 # Environment: VERS (3, default, or 4: NFSv4.0 through libnfs), WORKLOADS (a
 # space-separated subset; default all for v3, "getattr lookup create" for v4, as
@@ -185,9 +187,12 @@ def med(server, n, w, fn):
     v = [x for x in v if x is not None]
     return statistics.median(v) if v else None
 
-def cpu_per_k(kv):
+def cpu_per_k(kv, field="srv_cpu_s"):
     ops = float(kv["ops"])
-    return float(kv["srv_cpu_s"]) * 1000.0 / ops if ops else None
+    return float(kv[field]) * 1000.0 / ops if ops and field in kv else None
+
+def cli_per_k(kv):
+    return cpu_per_k(kv, "cli_cpu_s")
 
 def fmt(x, nd=0):
     return "–" if x is None else f"{x:.{nd}f}"
@@ -207,8 +212,9 @@ for hwm_line in open(hwm_path):
     print()
     print("| workload | local | twinfs | Ganesha | twinfs/Ganesha "
           "| p50 µs twinfs / Ganesha | p99 µs twinfs / Ganesha "
-          "| CPU s per 1k ops twinfs / Ganesha | errors twinfs / Ganesha / local |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| CPU s per 1k ops twinfs / Ganesha | load generator's CPU s per 1k ops "
+          "(against twinfs / Ganesha) | errors twinfs / Ganesha / local |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for w in workloads:
         data = w in ("write", "read")
         key = "mb_s" if data else "ops_s"
@@ -218,9 +224,11 @@ for hwm_line in open(hwm_path):
         p99 = [med(s, n, w, lambda kv: float(kv["p99_us"])) for s in ("twinfs", "ganesha")]
         tc = med("twinfs", n, w, cpu_per_k)
         gc = med("ganesha", n, w, cpu_per_k)
+        tl = med("twinfs", n, w, cli_per_k)
+        gl = med("ganesha", n, w, cli_per_k)
         print(f"| {w} | {tput(l, data)} | {tput(t, data)} | {tput(g, data)} | {fmt(ratio, 2)} "
               f"| {fmt(p50[0])} / {fmt(p50[1])} | {fmt(p99[0])} / {fmt(p99[1])} "
-              f"| {fmt(tc, 3)} / {fmt(gc, 3)} "
+              f"| {fmt(tc, 3)} / {fmt(gc, 3)} | {fmt(tl, 3)} / {fmt(gl, 3)} "
               f"| {errors('twinfs', n, w)} / {errors('ganesha', n, w)} / {errors('local', n, w)} |")
     print()
     print(f"Peak RSS (VmHWM) in this series: twinfsd {thwm / 1024:.0f} MiB, "

@@ -6,12 +6,15 @@
  * per workload (bench/compare.sh parses it):
  *
  *   twload workload=W clients=N ops=N secs=S ops_s=X mb_s=Y p50_us=A p99_us=B
- *          p999_us=C errors=E [srv_cpu_s=T]
+ *          p999_us=C errors=E cli_cpu_s=U [srv_cpu_s=T]
  *
  * (one line). mb_s is 10^6 bytes per second (like dd), 0 for metadata workloads.
  * srv_cpu_s is only printed with -p PID: the utime+stime that process spent during the
  * timed part of the workload (read from /proc/PID/stat), so setup work such as
- * filling the readdirplus directory is not charged to the workload.
+ * filling the readdirplus directory is not charged to the workload. cli_cpu_s is
+ * this process's own utime+stime over the same span: on one machine the load
+ * generator and the server share the cores, so what the client spends per call is
+ * taken from the server.
  *
  * Workloads (-w, comma list, default all, run in this order):
  *   getattr      GETATTR of an open per-client file
@@ -705,7 +708,17 @@ static int sum_clients(struct run *r, struct totals *t)
 	return 0;
 }
 
-static uint64_t report(struct run *r, double cpu_s)
+/* utime+stime of this process in seconds. */
+static double self_cpu_s(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0.0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+static uint64_t report(struct run *r, double cpu_s, double cli_cpu_s)
 {
 	struct totals t;
 	double secs;
@@ -714,10 +727,10 @@ static uint64_t report(struct run *r, double cpu_s)
 		return 1;
 	secs = t.t_end > r->t_start ? (double)(t.t_end - r->t_start) / 1e9 : 1e-9;
 	printf("twload workload=%s clients=%d ops=%" PRIu64 " secs=%.3f ops_s=%.1f mb_s=%.2f "
-	       "p50_us=%.1f p99_us=%.1f p999_us=%.1f errors=%" PRIu64,
+	       "p50_us=%.1f p99_us=%.1f p999_us=%.1f errors=%" PRIu64 " cli_cpu_s=%.2f",
 	       r->wl->name, r->o.clients, t.ops, secs, (double)t.ops / secs,
 	       (double)t.bytes / 1e6 / secs, pct_us(t.lat, t.nlat, 0.50),
-	       pct_us(t.lat, t.nlat, 0.99), pct_us(t.lat, t.nlat, 0.999), t.errors);
+	       pct_us(t.lat, t.nlat, 0.99), pct_us(t.lat, t.nlat, 0.999), t.errors, cli_cpu_s);
 	if (r->o.srv_pid > 0)
 		printf(" srv_cpu_s=%.2f", cpu_s);
 	printf("\n");
@@ -770,7 +783,7 @@ static int prepare_for(struct run *r, enum wl w)
 
 static uint64_t run_workload(struct run *r, enum wl w)
 {
-	double budget = r->o.secs + WATCHDOG_GRACE_S, cpu0 = 0, cpu1 = 0;
+	double budget = r->o.secs + WATCHDOG_GRACE_S, cpu0 = 0, cpu1 = 0, self0, self1;
 	uint64_t errors;
 
 	if (prepare_for(r, w) < 0) {
@@ -783,10 +796,12 @@ static uint64_t run_workload(struct run *r, enum wl w)
 	reset_clients(r);
 	if (r->o.srv_pid > 0)
 		cpu0 = proc_cpu_s(r->o.srv_pid);
+	self0 = self_cpu_s();
 	run_clients(r, body_workload, r->o.secs, budget);
+	self1 = self_cpu_s();
 	if (r->o.srv_pid > 0)
 		cpu1 = proc_cpu_s(r->o.srv_pid);
-	errors = report(r, cpu1 - cpu0);
+	errors = report(r, cpu1 - cpu0, self1 - self0);
 	if (w == WL_WRITE)
 		r->data_ready = errors == 0;
 	return errors;
