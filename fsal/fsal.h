@@ -163,6 +163,13 @@ struct fsal_ops {
 	 * every write/create/remove sleep N ms, for tests of in-flight requests). */
 	int (*export_open)(const char *path, const char *options, struct fsal_export **out);
 	void (*export_close)(struct fsal_export *exp);
+	/* Optional: forget every object kept between calls (open descriptors, handles,
+	 * listings in progress). The server calls it when it stops and when it starts
+	 * serving: meanwhile the partner changes the tree, and a descriptor kept of a
+	 * file it removed would take writes into a file nobody can reach (they must be
+	 * ESTALE) and keep its blocks allocated. Safe while calls run: what a call
+	 * holds is closed when it gives it back. */
+	void (*drop_caches)(struct fsal_export *exp);
 
 	int (*root)(struct fsal_export *exp, struct fsal_key *out);
 	int (*getattr)(struct fsal_export *exp, const struct fsal_key *key, struct fsal_attr *out);

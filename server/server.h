@@ -6,6 +6,7 @@
 #ifndef TWINFS_SERVER_SERVER_H
 #define TWINFS_SERVER_SERVER_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -54,6 +55,10 @@ struct server {
 	struct probe *probe; /* a pair node's health probe (failover/probe) */
 	void (*mirror_record)(struct server *srv, const struct drc_record *r);
 	struct nfs4_server *nfs4; /* NFSv4 state and pseudo filesystem (server/nfs4) */
+	/* The exports' caches, dropped beside a release (main.c, ops_set_serving) */
+	pthread_mutex_t drop_lock;
+	pthread_t drop_thread;
+	bool dropping;
 	const struct prog_desc *const *progs;
 	unsigned nprogs;
 };

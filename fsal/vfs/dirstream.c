@@ -45,6 +45,18 @@ void dirstream_cache_free(struct dirstream_cache *c)
 	free(c);
 }
 
+void dirstream_cache_clear(struct dirstream_cache *c)
+{
+	for (unsigned i = 0; i < c->n; i++) {
+		pthread_mutex_lock(&c->lock);
+		struct dirstream *s = c->slot[i];
+		c->slot[i] = NULL;
+		pthread_mutex_unlock(&c->lock);
+		if (s)
+			dirstream_close(s);
+	}
+}
+
 struct dirstream *dirstream_new(const struct fsal_key *dir, uint64_t cookie, int fd, size_t bufsize)
 {
 	struct dirstream *s = malloc(sizeof(*s));

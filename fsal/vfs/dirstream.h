@@ -46,5 +46,7 @@ struct dirstream *dirstream_new(const struct fsal_key *dir, uint64_t cookie, int
 void dirstream_keep(struct dirstream_cache *c, struct dirstream *s);
 /* Closes s. */
 void dirstream_close(struct dirstream *s);
+/* Closes every kept stream (one taken by a call is its own). */
+void dirstream_cache_clear(struct dirstream_cache *c);
 
 #endif

@@ -277,6 +277,28 @@ void fdcache_forget(struct fdcache *c, const struct fsal_key *key)
 	fdc_close(gone);
 }
 
+void fdcache_forget_all(struct fdcache *c)
+{
+	for (unsigned i = 0; i < FDC_SHARDS; i++) {
+		struct fdc_shard *s = &c->shards[i];
+		struct fdc_ent *gone = NULL;
+		pthread_mutex_lock(&s->lock);
+		while (s->lru.next != &s->lru) {
+			struct fdc_ent *e = fdc_drop(s, s->lru.next);
+			if (e) { /* closed after the unlock, chained through the unused hnext */
+				e->hnext = gone;
+				gone = e;
+			}
+		}
+		pthread_mutex_unlock(&s->lock);
+		while (gone) {
+			struct fdc_ent *next = gone->hnext;
+			fdc_close(gone);
+			gone = next;
+		}
+	}
+}
+
 unsigned fdcache_count(struct fdcache *c)
 {
 	unsigned n = 0;

@@ -10,7 +10,8 @@
  * Staleness: a descriptor keeps naming its inode after the last name is gone (and
  * keeps its blocks allocated). Callers forget the objects they remove, and treat a
  * link count of 0 as a stale handle (vfs.c); the cache is bounded, so what others
- * removed is released once it ages out.
+ * removed is released once it ages out, and a node of a pair forgets all of it when
+ * it stops or starts serving (fsal.h, drop_caches), as its partner changes the tree.
  */
 #ifndef TWINFS_FSAL_VFS_FDCACHE_H
 #define TWINFS_FSAL_VFS_FDCACHE_H
@@ -39,6 +40,8 @@ void fdcache_put(int fd);
 int fdcache_aux(int fd, int (*open_aux)(int fd, int *aux), int *aux);
 /* The object of key is gone (removed, or found stale): drop its descriptor. */
 void fdcache_forget(struct fdcache *c, const struct fsal_key *key);
+/* Drops every descriptor (those lent out are closed when given back). */
+void fdcache_forget_all(struct fdcache *c);
 /* Descriptors held now (for tests and status). */
 unsigned fdcache_count(struct fdcache *c);
 

@@ -244,6 +244,23 @@ void hcache_put(struct hcache *c, uint64_t ino, struct hcache_birth birth, int64
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* Every shard locked at once (in order; nobody else holds two), then the pages
+ * dropped: they read as zeroes, empty slots, and cost no memory until used again. */
+void hcache_clear(struct hcache *c)
+{
+	for (unsigned i = 0; i < HC_SHARDS; i++)
+		pthread_mutex_lock(&c->shards[i].lock);
+	size_t bytes = (size_t)HC_SHARDS * (c->shards[0].mask + 1) * sizeof(struct hc_slot);
+	if (madvise(c->shards[0].slots, bytes, MADV_DONTNEED) < 0)
+		memset(c->shards[0].slots, 0, bytes);
+	for (unsigned i = 0; i < HC_SHARDS; i++) {
+		c->shards[i].n = 0;
+		c->shards[i].hand = 0;
+	}
+	for (unsigned i = HC_SHARDS; i-- > 0;)
+		pthread_mutex_unlock(&c->shards[i].lock);
+}
+
 unsigned hcache_count(struct hcache *c)
 {
 	unsigned n = 0;

@@ -61,6 +61,8 @@ void hcache_put(struct hcache *c, uint64_t ino, struct hcache_birth birth, int64
 void hcache_prefetch(struct hcache *c, uint64_t ino);
 /* Would hcache_put keep an object born at birth, seen after now? (See top.) */
 bool hcache_old_enough(struct hcache_birth birth, int64_t now);
+/* Forgets every entry and gives back the memory they took. */
+void hcache_clear(struct hcache *c);
 /* Entries held now (for tests). */
 unsigned hcache_count(struct hcache *c);
 

@@ -296,6 +296,13 @@ static int vfs__open_reg(const struct fsal_export *exp, const struct fsal_key *k
 		rc = -EISDIR;
 	else if (!S_ISREG(st->st_mode))
 		rc = -EINVAL;
+	else if (st->st_nlink == 0)
+		rc = -ESTALE; /* removed behind the server's back, as in vfs_getattr */
+	if (rc == -ESTALE) {
+		vfs__put(io->pfd);
+		fdcache_forget(exp->fdc, key);
+		return rc;
+	}
 	if (!rc && flags == O_RDONLY && fdcache_aux(io->pfd, vfs__reopen_ro, &io->fd) == 0) {
 		io->own = false;
 		return 0;
@@ -437,6 +444,13 @@ static void vfs_export_close(struct fsal_export *exp)
 	free(exp);
 	/* Leave the closing thread as root, as most threads started. */
 	vfs_cred_set(&root);
+}
+
+static void vfs_drop_caches(struct fsal_export *exp)
+{
+	fdcache_forget_all(exp->fdc);
+	dirstream_cache_clear(exp->dirs);
+	hcache_clear(exp->hc);
 }
 
 static int vfs_root(struct fsal_export *exp, struct fsal_key *out)
@@ -1282,6 +1296,7 @@ const struct fsal_ops fsal_vfs_ops = {
     .name = "vfs",
     .export_open = vfs_export_open,
     .export_close = vfs_export_close,
+    .drop_caches = vfs_drop_caches,
     .root = vfs_root,
     .getattr = vfs_getattr,
     .setattr = vfs_setattr,

@@ -82,6 +82,13 @@ void export_table_close(struct export_table *t)
 	free(t);
 }
 
+void export_table_drop_caches(struct export_table *t)
+{
+	for (unsigned i = 0; t && i < t->count; i++)
+		if (t->exports[i].fs && t->exports[i].ops->drop_caches)
+			t->exports[i].ops->drop_caches(t->exports[i].fs);
+}
+
 /* Written whole under a temporary name, then linked into place: a concurrent reader
  * sees no file or a complete one, and link() fails if another instance won. */
 static int secret_create(const char *file, uint8_t secret[EXPORT_SECRET_LEN])

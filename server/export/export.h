@@ -55,6 +55,9 @@ enum export_access {
 int export_table_open(const struct twinfs_config *cfg, const uint8_t secret[EXPORT_SECRET_LEN],
 		      struct export_table **out);
 void export_table_close(struct export_table *t);
+/* Every export's backend forgets what it keeps between calls (fsal.h, drop_caches):
+ * when this node stops or starts serving, as its partner changes the trees. */
+void export_table_drop_caches(struct export_table *t);
 
 /* Loads the handle secret from DIR/handle.key, creating it (0600, random) if it
  * does not exist. 0 or negative errno. */

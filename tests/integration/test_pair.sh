@@ -98,12 +98,25 @@ lost_remove() {
 	return 1
 }
 check "A executes a REMOVE and its reply is lost" lost_remove
+# A keeps objects it served open between calls. Its partner removes one while A
+# does not serve: A must not hold it open then (its blocks would stay allocated
+# on the shared storage), and serving again must answer its handle STALE, not
+# read the removed file.
+kept_by_a() {
+	roundtrip gone || return 1
+	fh lookup /share gone >"$dir/gone.fh" || return 1
+	fh read "$(cat "$dir/gone.fh")" | cmp -s - "$dir/gone.src"
+}
+check "A reads a file by its handle" kept_by_a
 check "handover from A is accepted" ctl a handover
 # A released, then B's STAY_DOWN holds it down until a giveback (claims 2, 17).
 check "B serves, A released and held down" wait_roles HELD_DOWN ACTIVE
-replayed() { local out; out=$(fh remove "$(cat "$dir/root.fh")" lost "$1" 2>&1); [ "$out" = "$2" ] || { echo "# REMOVE xid $1: $out, want $2" >&2; return 1; }; }
+replayed() { local out; out=$(fh remove "$(cat "$dir/root.fh")" "${3:-lost}" "$1" 2>&1); [ "$out" = "$2" ] || { echo "# REMOVE xid $1: $out, want $2" >&2; return 1; }; }
 check "the retransmitted REMOVE gets NFS3_OK from B's mirror" replayed $XID "nfsstat3 0"
 check "a new REMOVE of that name gets NOENT from B" replayed 0x7e570002 "nfsstat3 2"
+check "B removes the file A read" replayed 0x7e570003 "nfsstat3 0" gone
+holds_none() { ! ls -l "/proc/$pida/fd" 2>/dev/null | grep -F "$dir/share/gone" >&2; }
+check "A, held down, holds nothing B removed open" holds_none
 check "service address on B only" only_on "$nsb" "$nsa"
 check "client reads the file written before, through B" readback one
 check "client writes and reads through B" roundtrip two
@@ -128,6 +141,15 @@ check "A serves again, B stands by" wait_roles ACTIVE STANDBY
 check "service address on A only again" only_on "$nsa" "$nsb"
 check "client reads the first file through A" readback one
 check "client reads the second file through A" readback two
+stale() {
+	local err bytes
+	err=$(fh read "$(cat "$dir/gone.fh")" 2>&1 >"$dir/gone.read") && return 1
+	bytes=$(stat -c %s "$dir/gone.read")
+	[[ "$err" == *"nfsstat3 70"* ]] && [ "$bytes" = 0 ] && return 0
+	echo "# READ: $err, after $bytes bytes of the removed file" >&2
+	return 1
+}
+check "A, serving again, answers the removed file's handle STALE" stale
 # Scenario 2: the operator takes over on B under load, then gives back.
 if [ -x "$pairload" ]; then
 	rm -f "$dir/stop"

@@ -1069,7 +1069,7 @@ static unsigned deleted_fds(void)
 /* The backend keeps objects open between calls (vfs/fdcache.h); a removed file
  * must not stay open (its blocks would stay allocated), whether it went through
  * REMOVE, through a RENAME over it, or behind the server's back (then its handle
- * is stale, as without the cache). */
+ * is stale, as without the cache, for GETATTR, READ and WRITE). */
 static void vfs_removed_is_released(void)
 {
 	struct fx *f = &fx_vfs;
@@ -1099,6 +1099,79 @@ static void vfs_removed_is_released(void)
 	CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
 	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &b, &at), -ESTALE);
 	CU_ASSERT_EQUAL(deleted_fds(), before);
+
+	/* READ and WRITE of a file removed behind the back: stale, not its bytes */
+	struct fsal_key e;
+	char buf[8];
+	size_t n = 0;
+	bool eof;
+	mkfile(f, &d, "e", 0644, &e);
+	put(f, &e, 0, "e");
+	expect(f, &e, 0, "e");
+	snprintf(path, sizeof(path), "%s/%s/e", f->path, name);
+	CU_ASSERT_EQUAL_FATAL(unlink(path), 0);
+	CU_ASSERT_EQUAL(f->ops->read(f->exp, &ROOT, &e, 0, buf, 1, &n, &eof), -ESTALE);
+	CU_ASSERT_EQUAL(f->ops->write(f->exp, &ROOT, &e, 0, "x", 1, FSAL_UNSTABLE, &n), -ESTALE);
+	CU_ASSERT_EQUAL(deleted_fds(), before);
+}
+
+/* What a partner does while this node does not serve: it removes a file this node
+ * kept open. Until drop_caches (which the server calls when it starts or stops
+ * serving) the removed file stays open here, its blocks allocated, and a WRITE by
+ * its handle would land in it; after, the handle is stale and nothing removed is
+ * held open. A
+ * descriptor lent to a call when the caches are dropped stays usable until given
+ * back (fdcache_forget_all). */
+#include "fsal/vfs/fdcache.h"
+
+static int fdc_open_dup(void *arg, const struct fsal_key *key, int *fd)
+{
+	(void)key;
+	*fd = dup(*(const int *)arg);
+	return *fd < 0 ? -errno : 0;
+}
+
+static void vfs_drop_caches(void)
+{
+	struct fx *f = &fx_vfs;
+	struct fsal_key d, a, b;
+	char name[32], path[512];
+
+	fresh(f, &d, name);
+	unsigned before = deleted_fds();
+	mkfile(f, &d, "a", 0644, &a);
+	mkfile(f, &d, "b", 0644, &b);
+	put(f, &a, 0, "a");
+	expect(f, &a, 0, "a");
+	put(f, &b, 0, "b");
+	snprintf(path, sizeof(path), "%s/%s/a", f->path, name);
+	CU_ASSERT_EQUAL_FATAL(unlink(path), 0); /* the partner removes it */
+	CU_ASSERT(deleted_fds() > before);	/* still kept open: what the drop is for */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->ops->drop_caches);
+	f->ops->drop_caches(f->exp);
+	CU_ASSERT_EQUAL(deleted_fds(), before);
+	size_t n = 0;
+	CU_ASSERT_EQUAL(f->ops->write(f->exp, &ROOT, &a, 0, "x", 1, FSAL_UNSTABLE, &n), -ESTALE);
+	expect(f, &b, 0, "b"); /* the rest opens again */
+	struct fsal_attr at;
+	CU_ASSERT_EQUAL(f->ops->getattr(f->exp, &d, &at), 0);
+
+	/* lent while dropped: open until given back, then closed */
+	struct fdcache *c = fdcache_new(64);
+	struct fsal_key k = {.len = 1, .data = {7}};
+	int src = open(f->path, O_PATH | O_CLOEXEC), fd = -1, again = -1;
+	CU_ASSERT_FATAL(src >= 0 && c);
+	CU_ASSERT_EQUAL(fdcache_get(c, &k, fdc_open_dup, &src, &fd), 0);
+	fdcache_put(fd);
+	CU_ASSERT_EQUAL(fdcache_get(c, &k, fdc_open_dup, &src, &again), 0);
+	CU_ASSERT_EQUAL(again, fd); /* kept */
+	fdcache_forget_all(c);
+	CU_ASSERT_EQUAL(fdcache_count(c), 0);
+	CU_ASSERT(fcntl(fd, F_GETFD) >= 0); /* still lent */
+	fdcache_put(fd);
+	CU_ASSERT(fcntl(fd, F_GETFD) < 0 && errno == EBADF);
+	fdcache_free(c);
+	close(src);
 }
 
 /* The names are hard links to two files (ext4 allows 65000 links a file): a directory
@@ -1484,6 +1557,7 @@ static CU_TestInfo vfs_tests[] = {
     FSAL_SHARED_TESTS(VFS_ENTRY){"restart", vfs_restart},
     {"readdir_100k", vfs_readdir_100k},
     {"removed_is_released", vfs_removed_is_released},
+    {"drop_caches", vfs_drop_caches},
     {"open_enomem", vfs_open_enomem},
     {"mountpoint", vfs_mountpoint},
     {"export_errors", vfs_export_errors},
@@ -1583,6 +1657,14 @@ static void hc_unit_age(void)
 	CU_ASSERT_FALSE(hcache_get(c, 11, (struct hcache_birth){990, 8}, t, &out));
 	CU_ASSERT_FALSE(hcache_get(c, 11, old, t, &out));
 	CU_ASSERT_EQUAL(hcache_count(c), 0);
+	hcache_put(c, 11, old, t, &k2);
+	hcache_put(c, 12, old, t, &k1);
+	CU_ASSERT_EQUAL(hcache_count(c), 2);
+	hcache_clear(c); /* a node that starts or stops serving */
+	CU_ASSERT_EQUAL(hcache_count(c), 0);
+	CU_ASSERT_FALSE(hcache_get(c, 11, old, t, &out));
+	hcache_put(c, 12, old, t, &k1);
+	CU_ASSERT_TRUE(hcache_get(c, 12, old, t, &out));
 	hcache_free(c);
 }
 
