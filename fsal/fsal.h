@@ -190,6 +190,13 @@ struct fsal_ops {
 	int (*read)(struct fsal_export *exp, const struct fsal_cred *cred,
 		    const struct fsal_key *key, uint64_t off, void *buf, size_t len, size_t *nread,
 		    bool *eof);
+	/* Optional: read as `read` does, into the pipe pipe_wr (non-blocking, with
+	 * room for len bytes) instead of a buffer, without copying the data (vfs:
+	 * splice from the page cache). -EOPNOTSUPP when this object cannot: then the
+	 * caller reads it with `read`. */
+	int (*read_splice)(struct fsal_export *exp, const struct fsal_cred *cred,
+			   const struct fsal_key *key, uint64_t off, size_t len, int pipe_wr,
+			   size_t *nread, bool *eof);
 	int (*write)(struct fsal_export *exp, const struct fsal_cred *cred,
 		     const struct fsal_key *key, uint64_t off, const void *buf, size_t len,
 		     enum fsal_stable how, size_t *written);

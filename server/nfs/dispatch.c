@@ -185,6 +185,8 @@ static void dispatch_run(struct req_ctx *ctx, const struct proc_desc *d, void *a
 		drc_finish(drc, ent, NULL, 0);
 		if (!dispatch_may_answer(ctx->srv))
 			rpc_req_drop(ctx->rpc);
+		else if (ctx->tail_piped)
+			rpc_req_reply_piped(ctx->rpc, d->encode, res, ctx->tail_len);
 		else if (ctx->tail)
 			rpc_req_reply_tail(ctx->rpc, d->encode, res, ctx->tail, ctx->tail_len);
 		else

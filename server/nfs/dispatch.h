@@ -66,6 +66,7 @@ struct req_ctx {
 	 * empty opaque (READ data: sent from where they are, rpc_req_reply_tail);
 	 * idempotent procedures only, as a saved reply must be one piece */
 	const void *tail;
+	bool tail_piped; /* instead, in the call's pipe (rpc_req_pipe, _reply_piped) */
 	size_t tail_len;
 	/* the call's entry in the request table (NULL: not tracked) */
 	struct drc *drc;

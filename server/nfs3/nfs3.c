@@ -343,21 +343,30 @@ static void nfs3_read(struct req_ctx *ctx, void *argp, void *resp)
 	if (res->status != NFS3_OK)
 		return;
 	uint32_t count = args->count < ctx->srv->cfg.max_io ? args->count : ctx->srv->cfg.max_io;
-	char *buf = arena_alloc_raw(ctx->arena, count ? count : 1);
-	if (!buf) {
-		res->status = NFS3ERR_SERVERFAULT;
-		return;
+	int rc = -EOPNOTSUPP;
+	int pipe_wr = o.ops->read_splice && count ? rpc_req_pipe(ctx->rpc, count) : -1;
+	if (pipe_wr >= 0)
+		rc =
+		    o.ops->read_splice(o.fs, &cred, &o.key, args->offset, count, pipe_wr, &n, &eof);
+	char *buf = NULL;
+	if (rc == -EOPNOTSUPP) {
+		buf = arena_alloc_raw(ctx->arena, count ? count : 1);
+		if (!buf) {
+			res->status = NFS3ERR_SERVERFAULT;
+			return;
+		}
+		rc = o.ops->read(o.fs, &cred, &o.key, args->offset, buf, count, &n, &eof);
 	}
-	int rc = o.ops->read(o.fs, &cred, &o.key, args->offset, buf, count, &n, &eof);
 	res->status = errmap_nfs3(rc, ERRCTX_FH);
 	nfs3_post_op(&o, &ok->file_attributes);
 	if (rc < 0)
 		return;
 	ok->count = (count3)n;
 	ok->eof = eof;
-	/* the data goes out from buf itself (dispatch.h, tail) */
+	/* the data goes out from the pipe or from buf itself (dispatch.h, tail) */
 	ok->data.data_len = 0;
 	ctx->tail = buf;
+	ctx->tail_piped = !buf;
 	ctx->tail_len = n;
 }
 

@@ -30,6 +30,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -41,6 +42,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -120,6 +122,11 @@ struct worker {
 	size_t in_cap;
 	uint8_t *out; /* the reply being built */
 	size_t out_cap;
+	/* READ data on its way from the page cache to a socket (rpc_req_pipe); when a
+	 * call left bytes in it, it is closed after the call, not drained */
+	int pipe[2];
+	size_t pipe_cap;
+	bool pipe_dirty;
 };
 
 struct rpc_server {
@@ -450,25 +457,33 @@ static void conn_accept(struct rpc_server *s, struct listener *l)
 
 /* Writes the whole of iov, waiting while the socket is full (a slow reader); a
  * client that takes nothing for SEND_STALL_MS loses the connection. */
-static void conn_send(struct conn *c, struct iovec *iov, int n)
+/* After a send that failed with errno: wait for room (true), or give the
+ * connection up. */
+static bool conn_send_wait(struct conn *c)
 {
-	pthread_mutex_lock(&c->wlock);
+	if (errno == EINTR)
+		return true;
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
+		if (poll(&pfd, 1, SEND_STALL_MS) > 0)
+			return true;
+		log_warn("rpc: a client took no reply for %d s; dropping its connection",
+			 SEND_STALL_MS / 1000);
+	}
+	shutdown(c->fd, SHUT_RDWR); /* its reader ends the connection */
+	return false;
+}
+
+/* conn_send under c->wlock; flags: MSG_MORE when more of the record follows. */
+static bool conn_send_locked(struct conn *c, struct iovec *iov, int n, int flags)
+{
 	while (n > 0) {
 		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
-		ssize_t sent = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		ssize_t sent = sendmsg(c->fd, &mh, MSG_NOSIGNAL | flags);
 		if (sent < 0) {
-			if (errno == EINTR)
+			if (conn_send_wait(c))
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				struct pollfd pfd = {.fd = c->fd, .events = POLLOUT};
-				if (poll(&pfd, 1, SEND_STALL_MS) > 0)
-					continue;
-				log_warn("rpc: a client took no reply for %d s; dropping its "
-					 "connection",
-					 SEND_STALL_MS / 1000);
-			}
-			shutdown(c->fd, SHUT_RDWR); /* its reader ends the connection */
-			break;
+			return false;
 		}
 		while (n > 0 && (size_t)sent >= iov->iov_len) {
 			sent -= (ssize_t)iov->iov_len;
@@ -480,6 +495,13 @@ static void conn_send(struct conn *c, struct iovec *iov, int n)
 			iov->iov_len -= (size_t)sent;
 		}
 	}
+	return true;
+}
+
+static void conn_send(struct conn *c, struct iovec *iov, int n)
+{
+	pthread_mutex_lock(&c->wlock);
+	conn_send_locked(c, iov, n, 0);
 	pthread_mutex_unlock(&c->wlock);
 }
 
@@ -571,6 +593,17 @@ static void serve_record(struct worker *w, struct conn *c, const uint8_t *rec, s
 	c->srv->params.dispatch(c->srv->params.dispatch_arg, &r);
 }
 
+static void worker_pipe_close(struct worker *w)
+{
+	if (w->pipe[0] >= 0) {
+		close(w->pipe[0]);
+		close(w->pipe[1]);
+	}
+	w->pipe[0] = w->pipe[1] = -1;
+	w->pipe_cap = 0;
+	w->pipe_dirty = false;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -586,6 +619,8 @@ static void *worker_main(void *arg)
 		switch (it->kind) {
 		case EP_CONN:
 			conn_readable(w, (struct conn *)it);
+			if (w->pipe_dirty)
+				worker_pipe_close(w);
 			break;
 		case EP_LISTENER:
 			conn_accept(s, (struct listener *)it);
@@ -679,6 +714,7 @@ int rpc_server_start(const struct rpc_params *p, struct rpc_server **out)
 	}
 	for (unsigned i = 0; i < p->threads; i++) {
 		s->workers[i].srv = s;
+		s->workers[i].pipe[0] = s->workers[i].pipe[1] = -1;
 		int rc = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
 		if (rc != 0) {
 			rpc_server_stop(s);
@@ -845,6 +881,7 @@ void rpc_server_stop(struct rpc_server *s)
 		pthread_join(s->workers[i].thread, NULL);
 		free(s->workers[i].in);
 		free(s->workers[i].out);
+		worker_pipe_close(&s->workers[i]);
 	}
 	free(s->workers);
 	for (unsigned i = 0; i < RPC_MAX_LISTEN; i++)
@@ -995,6 +1032,68 @@ void rpc_req_reply_tail(struct rpc_req *r, xdrproc_t proc, void *res, const void
 			       {.iov_base = (void *)tail, .iov_len = tail_len},
 			       {.iov_base = (void *)zero, .iov_len = pad}};
 	conn_send(r->c, iov, pad ? 3 : 2);
+}
+
+static bool pipe_empty(int fd)
+{
+	int n = 0;
+	return ioctl(fd, FIONREAD, &n) == 0 && n == 0;
+}
+
+int rpc_req_pipe(struct rpc_req *r, size_t len)
+{
+	struct worker *w = r->w;
+	/* an unaligned range spans one page more */
+	size_t need = len + (size_t)sysconf(_SC_PAGESIZE);
+	if (w->pipe_dirty)
+		worker_pipe_close(w);
+	if (w->pipe[0] < 0 && pipe2(w->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
+		w->pipe[0] = w->pipe[1] = -1;
+		return -1;
+	}
+	if (w->pipe_cap < need) {
+		int got = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)need);
+		if (got < 0)
+			return -1; /* over /proc/sys/fs/pipe-max-size: READ copies instead */
+		w->pipe_cap = (size_t)got;
+	}
+	w->pipe_dirty = true;
+	return w->pipe[1];
+}
+
+void rpc_req_reply_piped(struct rpc_req *r, xdrproc_t proc, void *res, size_t tail_len)
+{
+	static const uint8_t zero[4];
+	struct worker *w = r->w;
+	struct conn *c = r->c;
+	size_t len = reply_encode(r, proc, res);
+	size_t pad = (4 - (tail_len & 3)) & 3;
+	if (!len)
+		return;
+	put32(w->out + len - 4, (uint32_t)tail_len);
+	put32(w->out, 0x80000000u | (uint32_t)(len - 4 + tail_len + pad));
+	struct iovec head = {.iov_base = w->out, .iov_len = len};
+	struct iovec tail = {.iov_base = (void *)zero, .iov_len = pad};
+	size_t left = tail_len;
+	pthread_mutex_lock(&c->wlock);
+	bool ok = conn_send_locked(c, &head, 1, tail_len ? MSG_MORE : 0);
+	while (ok && left) {
+		unsigned more = pad ? SPLICE_F_MORE : 0;
+		ssize_t n = splice(w->pipe[0], NULL, c->fd, NULL, left,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK | more);
+		if (n > 0)
+			left -= (size_t)n;
+		else if (n == 0 || (errno == EAGAIN && pipe_empty(w->pipe[0]))) {
+			shutdown(c->fd, SHUT_RDWR); /* it held less than the reply says */
+			ok = false;
+		} else
+			ok = conn_send_wait(c);
+	}
+	if (ok && pad)
+		conn_send_locked(c, &tail, 1, 0);
+	pthread_mutex_unlock(&c->wlock);
+	if (!left)
+		w->pipe_dirty = false;
 }
 
 void rpc_req_reply_raw(struct rpc_req *r, const void *bytes, size_t len)

@@ -92,6 +92,14 @@ void rpc_req_reply(struct rpc_req *r, xdrproc_t proc, void *res);
  * written from where they are instead of copied into the reply. */
 void rpc_req_reply_tail(struct rpc_req *r, xdrproc_t proc, void *res, const void *tail,
 			size_t tail_len);
+/* Zero-copy READ data: a pipe (its write end) that holds len bytes, lent to this
+ * call for the data (spliced into it from the page cache), or -1 when there is
+ * none to be had (then the data goes by rpc_req_reply_tail). */
+int rpc_req_pipe(struct rpc_req *r, size_t len);
+/* rpc_req_reply_tail with the tail_len bytes in the pipe of rpc_req_pipe: spliced
+ * into the socket, never copied through user space. A call that leaves data in
+ * the pipe unsent (it answered otherwise) costs a new pipe, not a wrong reply. */
+void rpc_req_reply_piped(struct rpc_req *r, xdrproc_t proc, void *res, size_t tail_len);
 /* Sends results already encoded (a saved reply from the request table). */
 void rpc_req_reply_raw(struct rpc_req *r, const void *bytes, size_t len);
 /* Leaves the call unanswered (a retransmission of a call still running). */
