@@ -455,8 +455,6 @@ static void conn_accept(struct rpc_server *s, struct listener *l)
 
 /* ---- replies ---- */
 
-/* Writes the whole of iov, waiting while the socket is full (a slow reader); a
- * client that takes nothing for SEND_STALL_MS loses the connection. */
 /* After a send that failed with errno: wait for room (true), or give the
  * connection up. */
 static bool conn_send_wait(struct conn *c)
@@ -474,7 +472,9 @@ static bool conn_send_wait(struct conn *c)
 	return false;
 }
 
-/* conn_send under c->wlock; flags: MSG_MORE when more of the record follows. */
+/* Writes the whole of iov, waiting while the socket is full (a slow reader); a
+ * client that takes nothing for SEND_STALL_MS loses the connection. Under
+ * c->wlock; flags: MSG_MORE when more of the record follows. */
 static bool conn_send_locked(struct conn *c, struct iovec *iov, int n, int flags)
 {
 	while (n > 0) {
