@@ -463,9 +463,18 @@ static void nfs4_slot_replay(struct nfs4_compound *c, const struct nfs4_args *a,
 /* A READ that ends a successful reply sends its data from the buffer it was read
  * into, after the rest (dispatch.h, tail), as NFSv3's READ does. Not when the
  * reply is saved whole (a slot's, a non-idempotent call's). */
+bool nfs4_read_may_splice(const struct nfs4_compound *c)
+{
+	if (c->too_many || c->opidx + 1 != c->nops || (c->ctx->flags & PROC_NONIDEMPOTENT))
+		return false;
+	return !c->seq || (!nfs4_seq_wants_cache(c->seq) && c->max_resp >= NFS4_FIT_CHECK_MAX);
+}
+
 static void nfs4_read_tail(struct nfs4_compound *c, struct nfs4_res *res)
 {
 	COMPOUND4res *r = &res->r;
+	if (c->ctx->tail_piped)
+		return; /* nfs4_op_read spliced it */
 	u_int n = r->resarray.resarray_len;
 	if (res->raw || r->status != NFS4_OK || !n || (c->ctx->flags & PROC_NONIDEMPOTENT))
 		return;
@@ -489,7 +498,8 @@ static void nfs4_compound(struct req_ctx *ctx, void *argp, void *resp)
 				  .minor = a->minor,
 				  .nops = a->nops,
 				  .req_size = a->size,
-				  .max_resp = NFS4_MAX_RESP_SIZE};
+				  .max_resp = NFS4_MAX_RESP_SIZE,
+				  .too_many = a->too_many};
 
 	if (!a->tag_too_long)
 		res->r.tag = a->tag; /* echoed (RFC 7530 §15.2.3) */

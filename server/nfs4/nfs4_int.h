@@ -80,6 +80,7 @@ struct nfs4_compound {
 	uint32_t req_size;	  /* the arguments' bytes (RPC header not counted) */
 	uint32_t max_resp;	  /* the reply's budget in bytes (session or default) */
 	uint32_t max_resp_cached; /* 4.1: what the slot may keep */
+	bool too_many;		  /* 4.1: more operations than the session allows */
 };
 
 /* Per-operation flags (STYLE.md: every policy is a flag in the op table). */
@@ -122,6 +123,10 @@ nfsstat4 nfs4_record_client(struct nfs4_compound *c, uint64_t clientid);
  * so that a grace period after a crash covers the export. */
 nfsstat4 nfs4_record_export(struct nfs4_compound *c, uint64_t clientid, uint32_t export_id);
 bool nfs4_may_reclaim(struct nfs4_compound *c, uint64_t clientid);
+/* May the running READ send its data from a pipe (rpc_req_pipe)? Only as the
+ * COMPOUND's last operation, in a reply that goes out as it is: not saved (a 4.1
+ * slot's, a 4.0 non-idempotent call's) and not trial-encoded for its size. */
+bool nfs4_read_may_splice(const struct nfs4_compound *c);
 
 /* ops_open.c: the special current stateid (seqid 1, other 0) resolved */
 nfsstat4 nfs4_resolve_sid(struct nfs4_compound *c, stateid4 *sid);

@@ -313,10 +313,27 @@ nfsstat4 nfs4_op_read(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 	}
 	if (count > INT64_MAX - a->offset)
 		count = (uint32_t)(INT64_MAX - a->offset); /* up to the largest offset */
+	const struct fsobj *o = &c->cur.obj;
+	int pipe_wr = o->ops->read_splice && count && nfs4_read_may_splice(c)
+			  ? rpc_req_pipe(c->ctx->rpc, count)
+			  : -1;
+	if (pipe_wr >= 0) {
+		/* the data goes from the page cache to the socket (nfs3_read) */
+		int rc = o->ops->read_splice(o->fs, &c->cur.cred, &o->key, a->offset, count,
+					     pipe_wr, &n, &eof);
+		if (rc != -EOPNOTSUPP) {
+			if (rc < 0)
+				return nfs4_err(rc, true);
+			ok->eof = eof;
+			ok->data.data_len = 0;
+			c->ctx->tail_piped = true;
+			c->ctx->tail_len = n;
+			return NFS4_OK;
+		}
+	}
 	char *buf = arena_alloc_raw(c->ctx->arena, count ? count : 1);
 	if (!buf)
 		return NFS4ERR_SERVERFAULT;
-	const struct fsobj *o = &c->cur.obj;
 	int rc = o->ops->read(o->fs, &c->cur.cred, &o->key, a->offset, buf, count, &n, &eof);
 	if (rc < 0)
 		return nfs4_err(rc, true);

@@ -1043,18 +1043,22 @@ static bool pipe_empty(int fd)
 int rpc_req_pipe(struct rpc_req *r, size_t len)
 {
 	struct worker *w = r->w;
-	/* an unaligned range spans one page more */
-	size_t need = len + (size_t)sysconf(_SC_PAGESIZE);
+	size_t need = len + (size_t)sysconf(_SC_PAGESIZE); /* for an unaligned range */
 	if (w->pipe_dirty)
 		worker_pipe_close(w);
 	if (w->pipe[0] < 0 && pipe2(w->pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
 		w->pipe[0] = w->pipe[1] = -1;
 		return -1;
 	}
-	if (w->pipe_cap < need) {
+	if (w->pipe_cap < len) {
+		/* Past /proc/sys/fs/pipe-max-size (1 MiB by default) only with
+		 * CAP_SYS_RESOURCE: then len, and an unaligned range of that length
+		 * comes out one page short (a short READ; the client asks for the rest). */
 		int got = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)need);
 		if (got < 0)
-			return -1; /* over /proc/sys/fs/pipe-max-size: READ copies instead */
+			got = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)len);
+		if (got < 0)
+			return -1; /* READ copies instead */
 		w->pipe_cap = (size_t)got;
 	}
 	w->pipe_dirty = true;
