@@ -103,8 +103,12 @@ struct cell {
 	    [ROLE_EV_TIMEOUT] = GO_R(STANDBY, LOG | A(SEND_REFUSE), CHECK_TIMEOUT),                \
 	    [ROLE_EV_RX_RELEASED] = STAY(LOG), [ROLE_EV_RX_REFUSE] = STAY(LOG)
 
+/* A FAULT from the partner asked to release means it stopped (it lost its lease):
+ * no RELEASED will come. As a standby, the lease decides who claims (pair.c). */
 #define WAIT_COMMON                                                                                \
-	WAITING_COMMON, [ROLE_EV_RX_REFUSE] = GO(STANDBY, LOG), [ROLE_EV_TIMEOUT] = GO(STANDBY, LOG)
+	WAITING_COMMON, [ROLE_EV_RX_REFUSE] = GO(STANDBY, LOG),                                    \
+			[ROLE_EV_TIMEOUT] = GO(STANDBY, LOG),                                      \
+			[ROLE_EV_RX_FAULT] = GO(STANDBY, LOG)
 
 /* A claim in progress. STAY_DOWN now means the partner serves: give up. */
 #define CLAIMING_COMMON                                                                            \

@@ -120,6 +120,7 @@ pair {
 	probe_interval_ms = 200
 	probe_timeout_ms = 1000
 	fence_command = $( [ "${PAIR_FENCE:-1}" = 1 ] && echo "$dir/fence-$6.sh" || echo '""')
+	release_hook = $( [ "${PAIR_RELEASE_HOOK:-0}" = 1 ] && echo "$dir/release-$2.sh" || echo '""')
 }
 CONF
 }
@@ -130,6 +131,10 @@ for n in a b; do
 	printf '#!/bin/sh\nip netns exec %s ip addr del %s/24 dev eth0 2>/dev/null; exit 0\n' \
 		"$other" "$VIP" >"$dir/fence-$n.sh"
 	chmod 755 "$dir/fence-$n.sh"
+	# PAIR_RELEASE_HOOK=1: a release hook that takes 3 s once, when the file
+	# slow-release-NODE exists (a release a test wants to be slow).
+	printf '#!/bin/sh\nrm %s 2>/dev/null && sleep 3\nexit 0\n' "$dir/slow-release-$n" >"$dir/release-$n.sh"
+	chmod 755 "$dir/release-$n.sh"
 done
 if [ "${PAIR_PEERLINK:-0}" = 1 ]; then
 	node_conf 1 a 61 62 true a >"$dir/a.conf"

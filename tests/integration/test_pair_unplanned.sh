@@ -12,12 +12,15 @@
 #      serving and its partner claims the expired lease;
 #   3. the serving node SIGSTOPped for 3 x the lease, then SIGCONT: its partner
 #      took over, and it answers nothing after it resumes;
+#   3b. the serving node loses its lease while it releases for a giveback: its
+#      partner claims the expired lease at once;
 #   4. both nodes killed and restarted: the lease's last holder serves again.
 set -euo pipefail
 # shellcheck source=tests/integration/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 PAIR_NAME=unplanned
 PAIR_PEERLINK=1
+PAIR_RELEASE_HOOK=1
 # shellcheck source=tests/integration/pairlib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/pairlib.sh"
 URL="nfs://$VIP/share"
@@ -132,6 +135,23 @@ check "A, resumed, answers nothing" never_a
 check "A stands down after it resumed" wait_roles HELD_DOWN ACTIVE
 check "A logged that it lost the lease" grep -Eq "not renewed in time|partner holds the storage lease" "$dir/a.log"
 check "B serves the client" answers "$VIP"
+
+# 3b. B loses its lease while it releases for a giveback to A (its release hook
+# takes 3 s; its renewals stall meanwhile): it stops and says FAULT, not RELEASED.
+# A, waiting for RELEASED, claims the expired lease; before, it waited out its
+# release timeout (30 s) and then stood by, and neither node served.
+touch "$dir/slow-release-b"
+"$twinctl" -s "$dir/b/admin.sock" giveback >/dev/null 2>&1 &
+gb_pid=$!
+releasing() { for _ in $(seq 50); do [ "$(role b)" = RELEASING ] && return 0; sleep 0.1; done; return 1; }
+check "B releases for the giveback (its release hook is slow)" releasing
+check "B's lease renewals stop while it releases" ctl b fault lease
+check "A claims the service when B loses its lease while releasing" wait_roles ACTIVE HELD_DOWN
+wait "$gb_pid" 2>/dev/null || true
+check "B said why it stopped" grep -q "not renewed in time" "$dir/b.log"
+check "A serves the client after B's lease loss" answers "$VIP"
+check "giveback from A to B" ctl a giveback
+check "B serves again, A stands by" wait_roles STANDBY ACTIVE
 
 # 4. Both nodes killed while B holds the lease, both restarted: B, the lease's
 # last holder, takes the service back once the lease has expired; A, although

@@ -347,6 +347,9 @@ static void test_stay_down(void)
 	CU_ASSERT_EQUAL(cell(ROLE_HELD_DOWN, ROLE_EV_OP_TAKEOVER).refuse, ROLE_REFUSE_HELD_DOWN);
 	CU_ASSERT_EQUAL(cell(ROLE_HELD_DOWN, ROLE_EV_PEER_FENCED).next, ROLE_HELD_DOWN);
 	CU_ASSERT_EQUAL(cell(ROLE_HELD_DOWN, ROLE_EV_LEASE_FREE).next, ROLE_HELD_DOWN);
+	/* a FAULT instead of RELEASED: stand by at once, the lease decides (pair.c) */
+	CU_ASSERT_EQUAL(cell(ROLE_TAKEBACK_WAIT, ROLE_EV_RX_FAULT).next, ROLE_STANDBY);
+	CU_ASSERT_EQUAL(cell(ROLE_WAIT_RELEASE, ROLE_EV_RX_FAULT).next, ROLE_STANDBY);
 }
 
 /* Leaving a state that holds something (admission, address, lease) for one that
