@@ -73,6 +73,10 @@
 #define REPLY_MAX (16u * 1024 * 1024)
 /* A client that takes no reply bytes for this long loses its connection. */
 #define SEND_STALL_MS 30000
+/* READs smaller than this are copied: two splices and a pipe's bookkeeping cost
+ * more than copying a few pages (4 KiB random READs: 28 µs of server CPU with
+ * splice, 22 with the copy; bench/compare) */
+#define SPLICE_MIN    (32 * 1024)
 #define MAX_FRAGMENTS 4096
 
 enum ep_kind { EP_LISTENER, EP_CONN, EP_STOP };
@@ -1043,6 +1047,8 @@ static bool pipe_empty(int fd)
 int rpc_req_pipe(struct rpc_req *r, size_t len)
 {
 	struct worker *w = r->w;
+	if (len < SPLICE_MIN)
+		return -1;
 	size_t need = len + (size_t)sysconf(_SC_PAGESIZE); /* for an unaligned range */
 	if (w->pipe_dirty)
 		worker_pipe_close(w);

@@ -94,7 +94,8 @@ void rpc_req_reply_tail(struct rpc_req *r, xdrproc_t proc, void *res, const void
 			size_t tail_len);
 /* Zero-copy READ data: a pipe (its write end) that holds len bytes, lent to this
  * call for the data (spliced into it from the page cache), or -1 when there is
- * none to be had (then the data goes by rpc_req_reply_tail). */
+ * none to be had or len is too small to gain from it (then the data goes by
+ * rpc_req_reply_tail). */
 int rpc_req_pipe(struct rpc_req *r, size_t len);
 /* rpc_req_reply_tail with the tail_len bytes in the pipe of rpc_req_pipe: spliced
  * into the socket, never copied through user space. A call that leaves data in
