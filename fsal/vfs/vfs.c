@@ -818,38 +818,39 @@ static bool vfs__eof(int fd, uint64_t off, size_t len, size_t nread, const struc
 	return off + nread >= (uint64_t)st.st_size;
 }
 
-static int vfs_read(struct fsal_export *exp, const struct fsal_cred *cred,
-		    const struct fsal_key *key, uint64_t off, void *buf, size_t len, size_t *nread,
-		    bool *eof)
+/* The pages of [off, off + len) spliced into pipe_wr (see vfs_read_splice). */
+static int vfs__splice(int fd, uint64_t off, size_t len, int pipe_wr, size_t *nread, bool *at_end)
 {
-	struct stat st;
-	struct vfs_io io;
-	int rc;
+	size_t done = 0;
 
-	if (off > INT64_MAX || len > INT64_MAX - off)
-		return -EINVAL;
-	rc = vfs__open_reg(exp, key, O_RDONLY, &io, &st);
-	if (rc)
-		return rc;
-	rc = vfs__may_io(io.fd, cred, &st, R_OK);
-	if (!rc)
-		rc = vfs__pread(io.fd, off, buf, len, nread);
-	if (!rc)
-		*eof = vfs__eof(io.fd, off, len, *nread, &st);
-	vfs__io_done(&io);
-	return rc;
+	while (done < len) {
+		loff_t at = (loff_t)(off + done);
+		ssize_t n =
+		    splice(fd, &at, pipe_wr, NULL, len - done, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			done += (size_t)n;
+		} else if (n == 0) {
+			*at_end = true;
+			break;
+		} else if (errno != EINTR) {
+			/* nothing yet (a filesystem without splice, a full pipe): READ
+			 * copies instead; some: a short read, the client asks for the rest */
+			if (!done)
+				return errno == EIO || errno == EACCES ? -errno : -EOPNOTSUPP;
+			break;
+		}
+	}
+	*nread = done;
+	return 0;
 }
 
-/* READ without a copy: splice moves references to the page cache's pages into the
- * pipe, and the transport splices them on into the socket (rpc_req_reply_piped),
- * as knfsd's splice read does; a 1 MiB READ was two 1 MiB copies in this process. */
-static int vfs_read_splice(struct fsal_export *exp, const struct fsal_cred *cred,
-			   const struct fsal_key *key, uint64_t off, size_t len, int pipe_wr,
-			   size_t *nread, bool *eof)
+/* READ into buf, or with buf NULL into the pipe pipe_wr. */
+static int vfs__read(struct fsal_export *exp, const struct fsal_cred *cred,
+		     const struct fsal_key *key, uint64_t off, size_t len, void *buf, int pipe_wr,
+		     size_t *nread, bool *eof)
 {
 	struct stat st;
 	struct vfs_io io;
-	size_t done = 0;
 	bool at_end = false;
 	int rc;
 
@@ -859,31 +860,31 @@ static int vfs_read_splice(struct fsal_export *exp, const struct fsal_cred *cred
 	if (rc)
 		return rc;
 	rc = vfs__may_io(io.fd, cred, &st, R_OK);
-	while (!rc && done < len) {
-		loff_t at = (loff_t)(off + done);
-		ssize_t n = splice(io.fd, &at, pipe_wr, NULL, len - done,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n > 0) {
-			done += (size_t)n;
-		} else if (n == 0) {
-			at_end = true;
-		} else if (errno != EINTR) {
-			/* nothing yet (a filesystem without splice, a full pipe): READ
-			 * copies instead; some: a short read, the client asks for the rest */
-			if (!done)
-				rc = errno == EIO || errno == EACCES ? -errno : -EOPNOTSUPP;
-			break;
-		}
-		if (at_end)
-			break;
-	}
-	if (!rc) {
-		*nread = done;
-		/* a short count is no end of file unless the file said so */
-		*eof = at_end || (done == len && vfs__eof(io.fd, off, len, done, &st));
-	}
+	if (!rc)
+		rc = buf ? vfs__pread(io.fd, off, buf, len, nread)
+			 : vfs__splice(io.fd, off, len, pipe_wr, nread, &at_end);
+	/* a short splice (a full pipe) is no end of file unless the file said so */
+	if (!rc)
+		*eof = at_end || ((buf || *nread == len) && vfs__eof(io.fd, off, len, *nread, &st));
 	vfs__io_done(&io);
 	return rc;
+}
+
+static int vfs_read(struct fsal_export *exp, const struct fsal_cred *cred,
+		    const struct fsal_key *key, uint64_t off, void *buf, size_t len, size_t *nread,
+		    bool *eof)
+{
+	return vfs__read(exp, cred, key, off, len, buf, -1, nread, eof);
+}
+
+/* READ without a copy: splice moves references to the page cache's pages into the
+ * pipe, and the transport splices them on into the socket (rpc_req_reply_piped),
+ * as knfsd's splice read does; a 1 MiB READ was two 1 MiB copies in this process. */
+static int vfs_read_splice(struct fsal_export *exp, const struct fsal_cred *cred,
+			   const struct fsal_key *key, uint64_t off, size_t len, int pipe_wr,
+			   size_t *nread, bool *eof)
+{
+	return vfs__read(exp, cred, key, off, len, NULL, pipe_wr, nread, eof);
 }
 
 static int vfs__pwrite(int fd, uint64_t off, const void *buf, size_t len, enum fsal_stable how,

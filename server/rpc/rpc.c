@@ -130,6 +130,7 @@ struct worker {
 	 * call left bytes in it, it is closed after the call, not drained */
 	int pipe[2];
 	size_t pipe_cap;
+	size_t pipe_refused; /* the smallest size F_SETPIPE_SZ refused */
 	bool pipe_dirty;
 };
 
@@ -605,6 +606,7 @@ static void worker_pipe_close(struct worker *w)
 	}
 	w->pipe[0] = w->pipe[1] = -1;
 	w->pipe_cap = 0;
+	w->pipe_refused = SIZE_MAX;
 	w->pipe_dirty = false;
 }
 
@@ -719,6 +721,7 @@ int rpc_server_start(const struct rpc_params *p, struct rpc_server **out)
 	for (unsigned i = 0; i < p->threads; i++) {
 		s->workers[i].srv = s;
 		s->workers[i].pipe[0] = s->workers[i].pipe[1] = -1;
+		s->workers[i].pipe_refused = SIZE_MAX;
 		int rc = pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]);
 		if (rc != 0) {
 			rpc_server_stop(s);
@@ -1056,13 +1059,18 @@ int rpc_req_pipe(struct rpc_req *r, size_t len)
 		w->pipe[0] = w->pipe[1] = -1;
 		return -1;
 	}
-	if (w->pipe_cap < len) {
-		/* Past /proc/sys/fs/pipe-max-size (1 MiB by default) only with
-		 * CAP_SYS_RESOURCE: then len, and an unaligned range of that length
-		 * comes out one page short (a short READ; the client asks for the rest). */
+	/* Past /proc/sys/fs/pipe-max-size (1 MiB by default) only with
+	 * CAP_SYS_RESOURCE: then len, and an unaligned range of that length comes
+	 * out one page short (a short READ; the client asks for the rest). */
+	if (w->pipe_cap < need && need < w->pipe_refused) {
 		int got = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)need);
-		if (got < 0)
-			got = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)len);
+		if (got >= 0)
+			w->pipe_cap = (size_t)got;
+		else
+			w->pipe_refused = need;
+	}
+	if (w->pipe_cap < len) {
+		int got = fcntl(w->pipe[1], F_SETPIPE_SZ, (int)len);
 		if (got < 0)
 			return -1; /* READ copies instead */
 		w->pipe_cap = (size_t)got;
