@@ -496,18 +496,15 @@ static void pair_rx_heartbeat(struct pair *p, const struct peer_heartbeat *hb)
 	if (mine && p->state == ROLE_STANDBY && ev == ROLE_EV_HB_PEER_IDLE)
 		pair_apply_locked(p, ROLE_EV_LEASE_FREE, 0);
 	/* A partner held down (it lost its lease, or failed to release) or stopped
-	 * serves nothing until a giveback and claims nothing: the standby claims,
-	 * whichever node is preferred, once the lease is free, or has expired (the
-	 * partner let it go: as after a fence, PEER_FENCED, with a new verifier).
-	 * Without this, a partner that lost its lease while releasing for a
-	 * giveback left neither node serving. */
+	 * serves nothing until a giveback and claims nothing: as after its FAULT,
+	 * this node watches the lease and, as a standby, claims it once it is free
+	 * or has expired (pair_lease.c), whichever node is preferred. Without this,
+	 * a partner that failed to release for a giveback left neither serving. */
 	bool peer_out = p->peer_state == ROLE_HELD_DOWN || p->peer_state == ROLE_DOWN;
-	if (peer_out && !p->peer_holds_me && p->state == ROLE_STANDBY && p->lease &&
-	    p->have_lease_view) {
-		if (p->lease_view.free)
-			pair_apply_locked(p, ROLE_EV_LEASE_FREE, 0);
-		else if (p->lease_view.expired && !p->lease_view.mine)
-			pair_apply_locked(p, ROLE_EV_PEER_FENCED, 0);
+	if (peer_out && !p->peer_holds_me && !p->partner_faulted && pair__waiting(p->state)) {
+		p->partner_faulted = true;
+		p->lease_kick = true;
+		pthread_cond_signal(&p->lease_cv);
 	}
 	pthread_mutex_unlock(&p->lock);
 }

@@ -93,9 +93,10 @@ struct pair {
 	bool lease_held;
 	struct lease_view lease_view;
 	bool have_lease_view;
-	/* The serving partner reported a fault (FAULT): it may have stopped for
-	 * good (a lost lease), so a standby watches the lease's expiry, as when
-	 * fencing, and claims an expired one. */
+	/* The partner reported a fault (FAULT), or says it is held down or stopped:
+	 * it may have stopped for good (a lost lease), so a standby watches the
+	 * lease's expiry, as when fencing, and claims it once free or expired. Kept
+	 * while this node waits on the standby side (pair__waiting). */
 	bool partner_faulted;
 	atomic_bool lease_stalled; /* twinctl fault lease (tests) */
 	pthread_t lease_thread;
@@ -187,5 +188,13 @@ void pair__rx_mirror(struct pair *p, const struct peer_mirror *m);
 void pair__send_clients(struct pair *p, bool force);
 void pair__sync_mirror(struct pair *p);
 void pair__tickle(struct pair *p);
+
+/* This node neither serves nor claims nor is held down: a standby, or on the
+ * way to claiming from one (a FAULT answering its request makes it one). */
+static inline bool pair__waiting(enum role_state s)
+{
+	return s == ROLE_STANDBY || s == ROLE_FENCING || s == ROLE_CHECKING ||
+	       s == ROLE_WAIT_RELEASE || s == ROLE_TAKEBACK_CHECK || s == ROLE_TAKEBACK_WAIT;
+}
 
 #endif

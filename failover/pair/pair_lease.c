@@ -77,13 +77,7 @@ static uint32_t pair_lease_step(struct pair *p, uint32_t period)
 	pthread_mutex_lock(&p->lock);
 	bool held = p->lease_held;
 	uint64_t epoch = p->epoch;
-	/* Kept while this node waits on the standby side (a FAULT that answers
-	 * its shutdown request turns it into a standby), dropped once it claims,
-	 * serves or is held down. */
-	bool waiting = p->state == ROLE_STANDBY || p->state == ROLE_FENCING ||
-		       p->state == ROLE_CHECKING || p->state == ROLE_WAIT_RELEASE ||
-		       p->state == ROLE_TAKEBACK_CHECK || p->state == ROLE_TAKEBACK_WAIT;
-	if (!waiting)
+	if (!pair__waiting(p->state))
 		p->partner_faulted = false;
 	/* A partner that stopped after losing its lease stays up and answers on
 	 * the peer link, so nothing else would move the service: the standby
