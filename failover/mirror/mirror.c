@@ -8,6 +8,7 @@
 
 #include "failover/peer/peer.h"
 #include "server/log/log.h"
+#include "util/clock.h"
 
 struct mirror {
 	pthread_mutex_t lock;
@@ -165,7 +166,6 @@ void mirror_set_transport(struct mirror *m, mirror_send_fn send, void *arg, size
 
 static uint32_t take_locked(struct mirror *m, uint8_t *buf, size_t cap, uint32_t *used,
 			    uint64_t *last);
-static struct timespec deadline_after(uint32_t ms);
 
 /* Under m->lock: sends what is queued, unless another thread already does (it
  * then takes what was queued meanwhile before it stops). */
@@ -212,7 +212,7 @@ void mirror_send_queued(struct mirror *m, uint32_t wait_ms)
 {
 	pthread_mutex_lock(&m->lock);
 	if (m->head == m->tail && !m->woken) {
-		struct timespec dl = deadline_after(wait_ms);
+		struct timespec dl = clock_deadline_ms(wait_ms);
 		pthread_cond_timedwait(&m->queued_cv, &m->lock, &dl);
 	}
 	m->woken = false;
@@ -220,23 +220,10 @@ void mirror_send_queued(struct mirror *m, uint32_t wait_ms)
 	pthread_mutex_unlock(&m->lock);
 }
 
-static struct timespec deadline_after(uint32_t ms)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
 /* Waits under m->lock until acked >= pos: 0, -ENOTCONN or -ETIMEDOUT. */
 static int wait_acked_locked(struct mirror *m, uint64_t pos, uint32_t timeout_ms)
 {
-	struct timespec dl = deadline_after(timeout_ms);
+	struct timespec dl = clock_deadline_ms(timeout_ms);
 	uint64_t gen = m->generation;
 	while (m->acked < pos) {
 		if (!m->attached || m->generation != gen)
@@ -271,7 +258,7 @@ uint32_t mirror_take(struct mirror *m, uint8_t *buf, size_t cap, uint32_t *used,
 {
 	pthread_mutex_lock(&m->lock);
 	if (m->head == m->tail && !m->woken) {
-		struct timespec dl = deadline_after(wait_ms);
+		struct timespec dl = clock_deadline_ms(wait_ms);
 		pthread_cond_timedwait(&m->queued_cv, &m->lock, &dl);
 	}
 	m->woken = false;

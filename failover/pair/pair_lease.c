@@ -5,6 +5,7 @@
  * it, and a holder that cannot renew in time stops serving first.
  */
 #include "failover/pair/pair_int.h"
+#include "util/clock.h"
 
 uint64_t pair__boottime_ms(void)
 {
@@ -157,14 +158,7 @@ void *pair__lease_loop(void *arg)
 	uint32_t period = p->cfg.lease_ms / 4 > 20 ? p->cfg.lease_ms / 4 : 20;
 	while (!pair__stopping(p)) {
 		uint32_t wait = pair_lease_step(p, period);
-		struct timespec dl;
-		clock_gettime(CLOCK_MONOTONIC, &dl);
-		dl.tv_sec += wait / 1000;
-		dl.tv_nsec += (long)(wait % 1000) * 1000000L;
-		if (dl.tv_nsec >= 1000000000L) {
-			dl.tv_sec++;
-			dl.tv_nsec -= 1000000000L;
-		}
+		struct timespec dl = clock_deadline_ms(wait);
 		pthread_mutex_lock(&p->lock);
 		while (!p->stopping && !p->lease_kick &&
 		       pthread_cond_timedwait(&p->lease_cv, &p->lock, &dl) != ETIMEDOUT)

@@ -23,6 +23,7 @@
 #include "server/nfs4/recovery.h"
 #include "server/nfs4/state.h"
 #include "server/server.h"
+#include "util/clock.h"
 
 nfsstat4 nfs4_op_setclientid(struct nfs4_compound *c, nfs_argop4 *arg, nfs_resop4 *res)
 {
@@ -266,14 +267,7 @@ static void *reaper_main(void *arg)
 	uint32_t period = nfs4_state_lease(n->state) * 1000 / 4;
 	pthread_mutex_lock(&r->lock);
 	while (!r->stop) {
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += period / 1000;
-		ts.tv_nsec += (long)(period % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		struct timespec ts = clock_deadline_ms(period);
 		pthread_cond_timedwait(&r->cond, &r->lock, &ts);
 		if (r->stop)
 			break;
